@@ -1,0 +1,48 @@
+#include "base/deadline.h"
+
+#include <cmath>
+
+#include "mproc/mproc-common.h"
+
+namespace mproc {
+
+namespace {
+constexpr int64_t kNsPerSec = 1000000000;
+// Waits longer than ~30 years are treated as forever (and cannot overflow).
+constexpr double kForeverSeconds = 1e9;
+
+timespec to_timespec(int64_t ns) {
+  if (ns < 0) ns = 0;
+  return timespec{static_cast<time_t>(ns / kNsPerSec), static_cast<long>(ns % kNsPerSec)};
+}
+}  // namespace
+
+int64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * kNsPerSec + ts.tv_nsec;
+}
+
+int Deadline::from_seconds(double seconds, Deadline *out) {
+  if (std::isnan(seconds)) return MPROC_E_INVAL;
+  if (seconds < 0 || seconds >= kForeverSeconds) {
+    *out = forever();
+    return MPROC_OK;
+  }
+  *out = after_ns(static_cast<int64_t>(std::ceil(seconds * 1e9)));
+  return MPROC_OK;
+}
+
+const timespec *Deadline::remaining(timespec *buf) const {
+  if (forever_) return nullptr;
+  *buf = to_timespec(end_ns_ - monotonic_ns());
+  return buf;
+}
+
+timespec Deadline::remaining_capped(int64_t cap_ns) const {
+  if (forever_) return to_timespec(cap_ns);
+  int64_t left = end_ns_ - monotonic_ns();
+  return to_timespec(left < cap_ns ? left : cap_ns);
+}
+
+}  // namespace mproc

@@ -1,0 +1,33 @@
+// Timeouts as the C API defines them: double seconds, < 0 forever, 0 never
+// blocks, NaN invalid; measured on CLOCK_MONOTONIC so wall-clock jumps and
+// EINTR restarts never stretch or shrink a wait.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+
+namespace mproc {
+
+int64_t monotonic_ns();
+
+class Deadline {
+ public:
+  // Parses an API timeout. Returns MPROC_OK or MPROC_E_INVAL (NaN).
+  static int from_seconds(double seconds, Deadline *out);
+  static Deadline forever() { return Deadline(true, 0); }
+  static Deadline after_ns(int64_t ns) { return Deadline(false, monotonic_ns() + ns); }
+
+  bool is_forever() const { return forever_; }
+  bool expired() const { return !forever_ && monotonic_ns() >= end_ns_; }
+  // Time left, for ppoll/futex: nullptr when forever, else *buf (>= 0).
+  const timespec *remaining(timespec *buf) const;
+  // Like remaining() but never longer than cap_ns (for bounded polling).
+  timespec remaining_capped(int64_t cap_ns) const;
+
+ private:
+  Deadline(bool forever, int64_t end_ns) : forever_(forever), end_ns_(end_ns) {}
+  bool forever_;
+  int64_t end_ns_;
+};
+
+}  // namespace mproc

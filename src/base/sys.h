@@ -1,0 +1,30 @@
+// Thin wrappers over the Linux system calls mproc depends on, with runtime
+// probes for the ones older kernels lack, and the errno -> MPROC_E_* map.
+#pragma once
+
+#include <sys/types.h>
+
+namespace mproc {
+
+// Maps an errno value to the matching public code (MPROC_E_SYS if none).
+int code_from_errno(int err);
+
+// pidfd_open(2); returns the fd or -1 with errno set.
+int pidfd_open(pid_t pid);
+// pidfd_send_signal(2); returns 0 or -1 with errno set.
+int pidfd_send_signal(int pidfd, int sig);
+
+// True when this kernel supports pidfd_open + waitid(P_PIDFD) (Linux >= 5.4)
+// and the environment does not set MPROC_NO_PIDFD=1 (which tests use to run
+// the pid-based fallback on new kernels). Probed once.
+bool have_pidfd();
+
+// waitid(P_PIDFD) (or P_PID when pidfd < 0) with WEXITED|WNOHANG, EINTR-safe.
+// Returns 1 and fills *exitcode once the child was reaped here, 0 while it
+// runs, -1 with errno set on failure (ECHILD: someone else reaped it).
+int try_reap(pid_t pid, int pidfd, int *exitcode);
+
+// Converts a waitid() result into Python's exit code: status, or -signal.
+int exitcode_from_siginfo(int code, int status);
+
+}  // namespace mproc

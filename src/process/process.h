@@ -1,0 +1,58 @@
+// A process handle: its configuration before start, the fork that starts it,
+// and the child-side bootstrap. Waiting, signalling and reaping belong to
+// the ProcessTable; this class adds the handle's state rules on top.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "mproc/mproc-process.h"
+#include "process/table.h"
+
+namespace mproc {
+
+class Process {
+ public:
+  Process(mproc_target_fn target, const void *arg, size_t arg_len, void *ctx);
+  ~Process();
+  Process(const Process &) = delete;
+  Process &operator=(const Process &) = delete;
+
+  int set_name(const char *name);
+  int set_daemon(bool daemon);
+  int start();
+  int join(double timeout);
+  int is_alive();
+  int send_signal(int sig);
+  int exitcode(int *code);
+  int sentinel() const;
+
+  pid_t pid() const;
+  const char *name() const { return name_.c_str(); }
+  bool daemon() const { return daemon_; }
+
+ private:
+  bool owned_here() const;
+  // The started child, or nullptr before start.
+  std::shared_ptr<Child> child() const;
+  [[noreturn]] void run_child(pid_t parent);
+
+  mutable std::mutex mu_;  // guards configuration and child_ against start()
+  mproc_target_fn target_;
+  std::vector<unsigned char> arg_;
+  void *ctx_;
+  std::string identity_;
+  std::string name_;
+  bool daemon_;
+  pid_t creator_;
+  std::shared_ptr<Child> child_;
+  // Readable without mu_, which a forked child may have inherited locked.
+  std::atomic<pid_t> pid_{0};
+};
+
+}  // namespace mproc

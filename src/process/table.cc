@@ -1,0 +1,228 @@
+#include "process/table.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+
+#include "base/sys.h"
+#include "mproc/mproc-common.h"
+
+namespace mproc {
+
+namespace {
+// Exit code reported when someone else reaped our child (CPython's rule).
+constexpr int kLostExitCode = 255;
+// How long daemon children get between SIGTERM and SIGKILL at exit.
+constexpr int64_t kDaemonGraceNs = 1000000000;
+// Polling interval for children without a pidfd (pre-5.4 kernels).
+constexpr int64_t kMaxPollNs = 10000000;
+}  // namespace
+
+Child::~Child() {
+  if (pidfd >= 0) close(pidfd);
+}
+
+ProcessTable &ProcessTable::instance() {
+  // Never destroyed: atexit handlers and the reaper thread outlive statics.
+  static ProcessTable *table = [] {
+    auto *t = new ProcessTable();
+    pthread_atfork(at_fork_prepare, at_fork_parent, at_fork_child);
+    atexit(at_exit);
+    return t;
+  }();
+  return *table;
+}
+
+ProcessTable::ProcessTable() = default;
+
+void ProcessTable::adopt(const std::shared_ptr<Child> &child) {
+  if (have_pidfd()) {
+    // Safe between fork and reap: nobody but us reaps this PID.
+    child->pidfd = pidfd_open(child->pid);
+    if (child->pidfd < 0 && errno == ESRCH) {
+      // Already gone and reaped by someone else (SIGCHLD set to SIG_IGN).
+      child->reaped = true;
+      child->exitcode = kLostExitCode;
+    }
+    // Any other failure (EMFILE...) falls back to the PID for this child.
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  children_.push_back(child);
+}
+
+bool ProcessTable::poll_locked(Child &child) {
+  if (child.reaped) return true;
+  int code = 0;
+  int r = try_reap(child.pid, child.pidfd, &code);
+  if (r == 0) return false;
+  child.reaped = true;
+  // r < 0 is ECHILD: the host reaped it behind our back; the status is lost.
+  child.exitcode = r > 0 ? code : kLostExitCode;
+  return true;
+}
+
+int ProcessTable::poll(Child &child) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return poll_locked(child) ? 1 : 0;
+}
+
+int ProcessTable::join(const std::shared_ptr<Child> &child, const Deadline &deadline) {
+  int64_t backoff_ns = 100000;
+  for (;;) {
+    if (poll(*child)) return MPROC_OK;
+    if (deadline.expired()) return MPROC_E_TIMEOUT;
+    if (child->pidfd >= 0) {
+      // The pidfd turns readable when the child exits; EINTR just loops.
+      pollfd pfd{child->pidfd, POLLIN, 0};
+      timespec ts;
+      ppoll(&pfd, 1, deadline.remaining(&ts), nullptr);
+    } else {
+      timespec ts = deadline.remaining_capped(backoff_ns);
+      nanosleep(&ts, nullptr);
+      backoff_ns = std::min(backoff_ns * 2, kMaxPollNs);
+    }
+  }
+}
+
+int ProcessTable::signal(Child &child, int sig) {
+  // The lock keeps a reap (which frees the PID for reuse) out of the window
+  // between the check and the kill.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (poll_locked(child)) return MPROC_OK;
+  int r = child.pidfd >= 0 ? pidfd_send_signal(child.pidfd, sig) : kill(child.pid, sig);
+  if (r == 0 || errno == ESRCH) return MPROC_OK;  // ESRCH: exited, not yet reaped
+  return code_from_errno(errno);
+}
+
+void ProcessTable::sweep_locked() {
+  children_.erase(std::remove_if(children_.begin(), children_.end(),
+                                 [](const std::shared_ptr<Child> &c) {
+                                   return c->reaped && c->handle_freed;
+                                 }),
+                  children_.end());
+}
+
+void ProcessTable::release(const std::shared_ptr<Child> &child) {
+  std::lock_guard<std::mutex> lock(mu_);
+  child->handle_freed = true;
+  if (poll_locked(*child)) {
+    sweep_locked();
+    return;
+  }
+  ensure_reaper_locked();
+}
+
+void ProcessTable::ensure_reaper_locked() {
+  if (wake_fd_ < 0) wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (reaper_running_) {
+    if (wake_fd_ >= 0) {
+      uint64_t one = 1;
+      ssize_t ignored = write(wake_fd_, &one, sizeof one);
+      (void)ignored;
+    }
+    return;
+  }
+  // The reaper must never take a signal meant for the host's threads.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t tid;
+  // If the thread cannot start, orphans are still reaped by the next
+  // release() or at exit; nothing is lost but promptness.
+  reaper_running_ = pthread_create(&tid, &attr, reaper_main, this) == 0;
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void *ProcessTable::reaper_main(void *arg) {
+  auto *t = static_cast<ProcessTable *>(arg);
+  std::unique_lock<std::mutex> lock(t->mu_);
+  for (;;) {
+    // Hold references so no pidfd we poll can be closed under us.
+    std::vector<std::shared_ptr<Child>> orphans;
+    for (auto &c : t->children_)
+      if (c->handle_freed && !t->poll_locked(*c)) orphans.push_back(c);
+    t->sweep_locked();
+    if (orphans.empty()) {
+      t->reaper_running_ = false;
+      return nullptr;
+    }
+    std::vector<pollfd> fds;
+    bool need_tick = t->wake_fd_ < 0;
+    if (t->wake_fd_ >= 0) fds.push_back(pollfd{t->wake_fd_, POLLIN, 0});
+    for (auto &c : orphans) {
+      if (c->pidfd >= 0)
+        fds.push_back(pollfd{c->pidfd, POLLIN, 0});
+      else
+        need_tick = true;
+    }
+    int wake_fd = t->wake_fd_;
+    lock.unlock();
+    timespec tick{0, kMaxPollNs};
+    ppoll(fds.data(), fds.size(), need_tick ? &tick : nullptr, nullptr);
+    if (wake_fd >= 0) {
+      uint64_t drained;
+      ssize_t ignored = read(wake_fd, &drained, sizeof drained);
+      (void)ignored;
+    }
+    orphans.clear();
+    lock.lock();
+  }
+}
+
+void ProcessTable::run_exit_handlers() {
+  std::vector<std::shared_ptr<Child>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto &c : children_)
+      if (!poll_locked(*c)) live.push_back(c);
+  }
+  for (auto &c : live)
+    if (c->daemon) signal(*c, SIGTERM);
+  Deadline grace = Deadline::after_ns(kDaemonGraceNs);
+  for (auto &c : live) {
+    if (!c->daemon) continue;
+    if (join(c, grace) == MPROC_E_TIMEOUT) {
+      signal(*c, SIGKILL);
+      join(c, Deadline::forever());
+    }
+  }
+  for (auto &c : live)
+    if (!c->daemon) join(c, Deadline::forever());
+  std::lock_guard<std::mutex> lock(mu_);
+  sweep_locked();
+}
+
+void ProcessTable::at_exit() { instance().run_exit_handlers(); }
+
+void ProcessTable::at_fork_prepare() { instance().mu_.lock(); }
+
+void ProcessTable::at_fork_parent() { instance().mu_.unlock(); }
+
+void ProcessTable::at_fork_child() {
+  // The parent's children are not ours: forget them, close their pidfds
+  // (handles still pointing at them see pidfd -1 and refuse to act, since
+  // they belong to another process), and drop the parent's reaper state.
+  ProcessTable &t = instance();
+  for (auto &c : t.children_) {
+    if (c->pidfd >= 0) close(c->pidfd);
+    c->pidfd = -1;
+  }
+  t.children_.clear();
+  if (t.wake_fd_ >= 0) close(t.wake_fd_);
+  t.wake_fd_ = -1;
+  t.reaper_running_ = false;
+  t.mu_.unlock();
+}
+
+}  // namespace mproc
