@@ -1,13 +1,32 @@
 #!/bin/sh
 # The whole test suite: install what is missing, build with warnings as
 # errors, run every registered test, and end with "N passed, N failed".
-# Extra arguments go to `meson test` (e.g. --suite unit).
+#
+#   scripts/run-tests.sh [--sanitize=address,undefined] [meson test args...]
+#
+# With --sanitize the suite is built and run in build-sanitize/ with those
+# sanitizers (any report fails the test). Other arguments go to `meson test`
+# (e.g. --suite unit).
 set -eu
 cd "$(dirname "$0")/.."
+
+dir=build
+options="-Dwerror=true -Dtests=enabled"
+case "${1:-}" in
+  --sanitize=*)
+    dir=build-sanitize
+    options="$options -Db_sanitize=${1#--sanitize=} -Db_lundef=false"
+    shift
+    ;;
+esac
+
 scripts/install-deps.sh
-scripts/setup-build.sh build -Dwerror=true -Dtests=enabled >/dev/null
-ninja -C build
+# shellcheck disable=SC2086 # options is a list of words
+scripts/setup-build.sh "$dir" $options >/dev/null
+ninja -C "$dir"
 status=0
-meson test -C build --print-errorlogs "$@" || status=$?
-python3 scripts/test-summary.py build/meson-logs/testlog.json
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+  meson test -C "$dir" --print-errorlogs "$@" || status=$?
+python3 scripts/test-summary.py "$dir/meson-logs/testlog.json" || status=1
 exit $status

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -49,8 +50,11 @@ int sleep_briefly(const void *, size_t, void *) {
 
 int crash_with_segv(const void *, size_t, void *) {
   prctl(PR_SET_DUMPABLE, 0);  // no core file
-  volatile int *nowhere = nullptr;
-  *nowhere = 1;
+  // A real fault on an inaccessible page, with the default action restored
+  // (sanitizer builds install their own SIGSEGV handler).
+  signal(SIGSEGV, SIG_DFL);
+  void *page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  *static_cast<volatile int *>(page) = 1;
   return 0;
 }
 
