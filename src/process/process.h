@@ -34,6 +34,8 @@ class Process {
 
   pid_t pid() const;
   const char *name() const { return name_.c_str(); }
+  // "2" or "1:3": the path that numbers this process (see self.h).
+  const std::string &identity() const { return identity_; }
   bool daemon() const { return daemon_; }
 
  private:

@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include "base/sys.h"
+#include "base/thread.h"
 #include "mproc/mproc-common.h"
 
 namespace mproc {
@@ -129,19 +130,10 @@ void ProcessTable::ensure_reaper_locked() {
     }
     return;
   }
-  // The reaper must never take a signal meant for the host's threads.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_t tid;
   // If the thread cannot start, orphans are still reaped by the next
   // release() or at exit; nothing is lost but promptness.
-  reaper_running_ = pthread_create(&tid, &attr, reaper_main, this) == 0;
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  reaper_running_ = start_thread(&tid, reaper_main, this, /*detached=*/true);
 }
 
 void *ProcessTable::reaper_main(void *arg) {

@@ -1,0 +1,13 @@
+// Library threads (the reaper, the pool's manager and callback threads)
+// start with every signal blocked, so signals meant for the host program
+// are never delivered to a thread it does not know about.
+#pragma once
+
+#include <pthread.h>
+
+namespace mproc {
+
+// Returns true when the thread started.
+bool start_thread(pthread_t *tid, void *(*fn)(void *), void *arg, bool detached);
+
+}  // namespace mproc
