@@ -20,5 +20,6 @@
 #include <mproc/mproc-version.h>
 #include <mproc/mproc-common.h>
 #include <mproc/mproc-process.h>
+#include <mproc/mproc-queue.h>
 
 #endif

@@ -1,0 +1,118 @@
+// extern "C" layer for mproc_queue_*: argument checks, then the C++ core.
+#include "queue/queue.h"
+
+#include <memory>
+
+#include "capi/guard.h"
+#include "mproc.h"
+
+struct mproc_queue {
+  std::unique_ptr<mproc::queue::Queue> impl;
+};
+
+using mproc::guarded;
+using mproc::queue::Queue;
+
+namespace {
+
+int wrap(std::unique_ptr<Queue> q, mproc_queue **out) {
+  *out = new mproc_queue{std::move(q)};
+  return MPROC_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+MPROC_API int mproc_queue_new(mproc_queue **out, size_t maxsize, size_t capacity_bytes) {
+  if (!out) return MPROC_E_INVAL;
+  return guarded([&] {
+    std::unique_ptr<Queue> q;
+    int rc = Queue::create(nullptr, maxsize, capacity_bytes, &q);
+    return rc != MPROC_OK ? rc : wrap(std::move(q), out);
+  });
+}
+
+MPROC_API int mproc_queue_create(mproc_queue **out, const char *name, size_t maxsize,
+                                 size_t capacity_bytes) {
+  if (!out || !name) return MPROC_E_INVAL;
+  return guarded([&] {
+    std::unique_ptr<Queue> q;
+    int rc = Queue::create(name, maxsize, capacity_bytes, &q);
+    return rc != MPROC_OK ? rc : wrap(std::move(q), out);
+  });
+}
+
+MPROC_API int mproc_queue_open(mproc_queue **out, const char *name) {
+  if (!out || !name) return MPROC_E_INVAL;
+  return guarded([&] {
+    std::unique_ptr<Queue> q;
+    int rc = Queue::open(name, &q);
+    return rc != MPROC_OK ? rc : wrap(std::move(q), out);
+  });
+}
+
+MPROC_API int mproc_queue_unlink(const char *name) {
+  if (!name) return MPROC_E_INVAL;
+  return guarded([&] { return Queue::unlink(name); });
+}
+
+MPROC_API int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout) {
+  if (!q || (!data && len > 0)) return MPROC_E_INVAL;
+  return guarded([&] { return q->impl->put(data, len, timeout); });
+}
+
+MPROC_API int mproc_queue_put_nowait(mproc_queue *q, const void *data, size_t len) {
+  return mproc_queue_put(q, data, len, 0);
+}
+
+MPROC_API int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len, double timeout) {
+  if (!q || !len || (!buf && cap > 0)) return MPROC_E_INVAL;
+  return guarded([&] { return q->impl->get(buf, cap, len, timeout); });
+}
+
+MPROC_API int mproc_queue_get_nowait(mproc_queue *q, void *buf, size_t cap, size_t *len) {
+  return mproc_queue_get(q, buf, cap, len, 0);
+}
+
+MPROC_API int mproc_queue_get_alloc(mproc_queue *q, void **data, size_t *len, double timeout) {
+  if (!q || !data || !len) return MPROC_E_INVAL;
+  return guarded([&] { return q->impl->get_alloc(data, len, timeout); });
+}
+
+MPROC_API int64_t mproc_queue_qsize(mproc_queue *q) {
+  if (!q) return MPROC_E_INVAL;
+  return q->impl->qsize();
+}
+
+MPROC_API int mproc_queue_empty(mproc_queue *q) {
+  if (!q) return MPROC_E_INVAL;
+  return q->impl->empty();
+}
+
+MPROC_API int mproc_queue_full(mproc_queue *q) {
+  if (!q) return MPROC_E_INVAL;
+  return guarded([&] { return q->impl->full(); });
+}
+
+MPROC_API int mproc_queue_close(mproc_queue *q) {
+  if (!q) return MPROC_E_INVAL;
+  return q->impl->close();
+}
+
+MPROC_API int mproc_queue_shutdown(mproc_queue *q, int immediate) {
+  if (!q) return MPROC_E_INVAL;
+  return q->impl->shutdown(immediate != 0);
+}
+
+MPROC_API const char *mproc_queue_name(const mproc_queue *q) { return q ? q->impl->name() : nullptr; }
+
+MPROC_API size_t mproc_queue_max_message(const mproc_queue *q) {
+  return q ? q->impl->max_message() : 0;
+}
+
+MPROC_API size_t mproc_queue_capacity(const mproc_queue *q) { return q ? q->impl->capacity() : 0; }
+
+MPROC_API void mproc_queue_free(mproc_queue *q) { delete q; }
+
+}  // extern "C"

@@ -1,0 +1,48 @@
+// Test-only kill points inside the queue protocol.
+//
+// MPROC_QUEUE_CRASHPOINT=<name>[:<n>] makes the process SIGKILL itself the
+// nth time (default 1) it reaches the named point, so tests can prove that
+// a peer dying there never wedges, tears or loses anything. The variable is
+// read on first use and again in every forked child; when it is unset each
+// point costs one predictable branch. Not part of the public API.
+#pragma once
+
+#include <cstddef>
+
+namespace mproc {
+namespace queue {
+
+enum CrashPoint : int {
+  kCpLockHeld,        // queue lock just taken, nothing written
+  kCpTxnHalf,         // journal armed, half of its writes applied
+  kCpTxnApplied,      // journal fully applied, not yet disarmed
+  kCpPutClaimed,      // record claimed, payload not copied
+  kCpPutCopy,         // half the payload copied
+  kCpPutCopied,       // payload copied, not committed
+  kCpPutCommitted,    // committed, consumers not yet woken
+  kCpGetClaimed,      // record claimed, nothing copied out
+  kCpGetCopy,         // half the payload copied out
+  kCpGetCopied,       // copied out, not marked done
+  kCpGetDone,         // marked done, producers not yet woken
+  kCpWaitRegistered,  // counted as a waiter, about to sleep
+  kCpRecoverStep,     // recovery resolved one record of a dead peer
+  kCpAttachLocked,    // participant lock taken, slot not yet active
+  kCpAttachActive,    // slot active
+  kCpCount
+};
+
+// The names accepted in MPROC_QUEUE_CRASHPOINT, indexed by CrashPoint.
+extern const char *const kCrashPointNames[kCpCount];
+
+bool crashpoints_armed();
+void crashpoint_reached(CrashPoint p);
+
+inline void crashpoint(CrashPoint p) {
+  if (__builtin_expect(crashpoints_armed(), 0)) crashpoint_reached(p);
+}
+
+// memcpy with kill point `mid` between the two halves when armed.
+void copy_with_crashpoint(void *dst, const void *src, size_t n, CrashPoint mid);
+
+}  // namespace queue
+}  // namespace mproc

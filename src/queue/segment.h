@@ -1,0 +1,118 @@
+// A mapped queue segment and this process's place in it: creating one
+// (never visible half-initialised), opening and validating one, and the
+// participant slot whose OFD lock tells peers that we are alive.
+//
+// Liveness: a participant takes an OFD write lock on the first byte of its
+// slot before marking the slot active, and releases it only after marking
+// it free. The kernel drops the lock when the last descriptor of that open
+// file description goes, i.e. when the process dies, however it dies. So
+// "slot active but its byte unlocked" means "dead", with no PID reuse,
+// zombie or PID-namespace ambiguity. The lock lives on a descriptor that
+// is never mmap'ed (a mapping would keep the description, and the lock,
+// alive in forked children) and that a forked child closes at once.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "queue/layout.h"
+
+namespace mproc {
+namespace queue {
+
+// Bumped in every forked child; the first call installs the atfork hooks.
+uint64_t fork_generation();
+
+// 1-200 characters of [A-Za-z0-9._-], not starting with '.'.
+bool valid_queue_name(const char *name);
+
+// Sizes of a segment, validated once and then never re-read from shared
+// memory, so later corruption cannot move an index out of the mapping.
+struct Geometry {
+  uint64_t segment_size = 0;
+  uint64_t ring_offset = 0;
+  uint64_t capacity = 0;
+  uint64_t slots_offset = 0;
+  uint64_t maxsize = 0;
+  uint32_t max_message = 0;
+  uint32_t nslots = 0;
+};
+
+// Sizes for a new segment (capacity 0 = default, rounded up to 64 bytes).
+// MPROC_E_INVAL when the capacity is over kMaxCapacity.
+int plan_geometry(uint64_t maxsize, uint64_t capacity, Geometry *out);
+
+// Checks a header read from a file of file_size bytes (only the first
+// min(file_size, sizeof(Control)) bytes need be mapped).
+// MPROC_E_BAD_SEGMENT if it is foreign, truncated or incompatible.
+int read_geometry(const Control *c, uint64_t file_size, Geometry *out);
+
+class Segment {
+ public:
+  // Runs recovery for the whole queue with this participant attached;
+  // needed when attaching takes over a dead participant's slot.
+  using RecoverFn = int (*)(void *ctx);
+
+  // name == nullptr creates an anonymous segment (memfd), shared by fork.
+  static int create(const char *name, uint64_t maxsize, uint64_t capacity,
+                    std::unique_ptr<Segment> *out);
+  static int open(const char *name, std::unique_ptr<Segment> *out);
+  static int unlink(const char *name);
+  ~Segment();
+  Segment(const Segment &) = delete;
+  Segment &operator=(const Segment &) = delete;
+
+  const Geometry &geometry() const { return geo_; }
+  const char *name() const { return name_.empty() ? nullptr : name_.c_str(); }
+  Control *control() const { return reinterpret_cast<Control *>(base_); }
+  uint8_t *base() const { return base_; }
+  uint8_t *ring() const { return base_ + geo_.ring_offset; }
+  Slot *slot_at(uint32_t i) const {
+    return reinterpret_cast<Slot *>(base_ + geo_.slots_offset) + i;
+  }
+
+  void set_recover_hook(RecoverFn fn, void *ctx) {
+    recover_fn_ = fn;
+    recover_ctx_ = ctx;
+  }
+  // Attaches this process if needed (first use after fork), then counts
+  // the calling thread as busy until leave(). MPROC_OK, MPROC_E_BUSY (no
+  // free slot), MPROC_E_SYS, MPROC_E_NOMEM.
+  int enter();
+  void leave() { busy_.fetch_sub(1, std::memory_order_acq_rel); }
+  // Our slot index; valid between enter() and leave().
+  uint32_t self() const { return static_cast<uint32_t>(slot_.load(std::memory_order_acquire)); }
+  // Whether the participant in slot s is alive. For our own slot: whether
+  // another of our threads is inside an operation (only then can the lock
+  // or a record legitimately name us).
+  bool alive(uint32_t s) const;
+  // Moves a dead participant's waiter counts out of the shared totals.
+  void drop_waiter_residue(Slot *s);
+
+ private:
+  Segment() = default;
+  static int map_new(int fd, const char *name, const Geometry &g, std::unique_ptr<Segment> *out);
+  int attach();
+  int attach_locked(bool *took_stale);
+  void detach();
+  friend struct ForkHooks;
+
+  std::string name_;
+  Geometry geo_;
+  uint8_t *base_ = nullptr;
+  int seg_fd_ = -1;   // the mapping's file; reopened for a fresh lock description
+  int lock_fd_ = -1;  // holds our OFD lock; never mapped, closed in forked children
+  std::mutex attach_mu_;
+  std::atomic<uint64_t> attached_gen_{~uint64_t{0}};
+  std::atomic<int> slot_{-1};
+  uint32_t slot_word_ = 0;  // our slot's state word while attached
+  std::atomic<int> busy_{0};
+  RecoverFn recover_fn_ = nullptr;
+  void *recover_ctx_ = nullptr;
+};
+
+}  // namespace queue
+}  // namespace mproc

@@ -1,0 +1,103 @@
+// Blocking without syscalls on the fast path: an attempt, a bounded
+// adaptive spin, then an eventcount sleep on a shared futex (never
+// FUTEX_PRIVATE: the waker is usually another process). Sleeps are cut into
+// slices so that a wake-up lost to a peer killed at the wrong instant costs
+// at most one slice, after which the caller's idle hook may run recovery.
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <ctime>
+
+#include "base/deadline.h"
+#include "queue/crashpoint.h"
+#include "queue/layout.h"
+
+namespace mproc {
+namespace queue {
+
+// Internal result of one attempt: nothing to do yet, wait and retry.
+constexpr int kAgain = 1;
+// Longest single futex sleep before re-checking the world.
+constexpr int64_t kSliceNs = 50 * 1000 * 1000;
+
+// FUTEX_WAIT (shared) while *word == expected, at most rel (nullptr:
+// forever). Returns 0 when woken, else ETIMEDOUT, EAGAIN or EINTR.
+int futex_wait(uint32_t *word, uint32_t expected, const timespec *rel);
+// FUTEX_WAKE (shared) of up to n waiters.
+void futex_wake(uint32_t *word, int n);
+// One spin-loop pause.
+void cpu_relax();
+
+// Adapts how long to spin before sleeping from how long waits turned out to
+// be; disabled when this process can run on one CPU only (spinning there
+// only delays the thread we wait for).
+class Spinner {
+ public:
+  Spinner();
+  // Spins until *seq != key, the budget runs out or dl passes; true if the
+  // word changed.
+  bool spin(const uint32_t *seq, uint32_t key, const Deadline &dl);
+
+ private:
+  bool enabled_;
+  std::atomic<uint32_t> budget_;
+};
+
+// An eventcount in the segment plus this participant's share of its waiter
+// count (the share lets recovery subtract what a dead waiter left behind).
+struct EventCount {
+  uint32_t *seq;
+  uint32_t *waiters;
+  uint32_t *mine;
+};
+
+// Bumps the sequence (so spinners and sleepers re-check) and wakes up to n
+// sleepers if there are any. The RMW orders the caller's earlier stores
+// before the waiter check (the Dekker edge with wait_for's registration).
+inline void notify(const EventCount &ec, int n) {
+  fetch_add(ec.seq, 1u);
+  if (load(ec.waiters) != 0) futex_wake(ec.seq, n);
+}
+
+// Calls attempt() until it returns something other than kAgain or dl
+// passes (then timeout_code). idle() runs whenever a sleep slice or the
+// deadline passes without news.
+template <typename Attempt, typename Idle>
+int wait_for(const EventCount &ec, Spinner &spinner, const Deadline &dl, int timeout_code,
+             Attempt &&attempt, Idle &&idle) {
+  uint32_t key = load(ec.seq);
+  int rc = attempt();
+  if (rc != kAgain) return rc;
+  if (!dl.expired() && spinner.spin(ec.seq, key, dl)) {
+    rc = attempt();
+    if (rc != kAgain) return rc;
+  }
+  for (;;) {
+    if (dl.expired()) {
+      idle();
+      rc = attempt();
+      return rc == kAgain ? timeout_code : rc;
+    }
+    // Register, then read the key, then re-check: a notify after the
+    // re-check changes seq, so the futex refuses to sleep on the old key.
+    fetch_add(ec.waiters, 1u);
+    fetch_add(ec.mine, 1u);
+    crashpoint(kCpWaitRegistered);
+    key = load(ec.seq);
+    rc = attempt();
+    int err = 0;
+    if (rc == kAgain) {
+      timespec rel = dl.remaining_capped(kSliceNs);
+      err = futex_wait(ec.seq, key, &rel);
+    }
+    __atomic_fetch_sub(ec.mine, 1u, __ATOMIC_SEQ_CST);
+    __atomic_fetch_sub(ec.waiters, 1u, __ATOMIC_SEQ_CST);
+    if (rc != kAgain) return rc;
+    if (err == ETIMEDOUT) idle();
+  }
+}
+
+}  // namespace queue
+}  // namespace mproc
