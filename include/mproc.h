@@ -21,5 +21,6 @@
 #include <mproc/mproc-common.h>
 #include <mproc/mproc-process.h>
 #include <mproc/mproc-queue.h>
+#include <mproc/mproc-pool.h>
 
 #endif

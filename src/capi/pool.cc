@@ -1,0 +1,351 @@
+// extern "C" layer for mproc_pool_*, mproc_result_* and mproc_iter_*.
+#include <cstdlib>
+#include <cstring>
+
+#include "base/deadline.h"
+#include "capi/guard.h"
+#include "mproc.h"
+#include "pool/pool.h"
+#include "pool/results.h"
+#include "pool/worker.h"
+
+struct mproc_pool {
+  std::shared_ptr<mproc::Pool> pool;
+};
+struct mproc_result {
+  std::shared_ptr<mproc::ResultState> state;
+};
+struct mproc_iter {
+  std::shared_ptr<mproc::IterState> state;
+  const mproc::ItemOutcome *last = nullptr;  // what the last next() returned
+};
+
+using mproc::Deadline;
+using mproc::guarded;
+
+namespace {
+
+int parse_timeout(double timeout, Deadline *out) { return Deadline::from_seconds(timeout, out); }
+
+int submit_one(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len, void *ctx,
+               mproc_result_cb cb, void *userdata, mproc_result **out) {
+  if (!p || !fn || (!arg && arg_len > 0)) return MPROC_E_INVAL;
+  if (arg_len > MPROC_POOL_MAX_PAYLOAD) return MPROC_E_TOOBIG;
+  return guarded([&] {
+    auto state = std::make_shared<mproc::ResultState>(cb, userdata, p->pool->callbacks());
+    auto chunk = std::make_shared<mproc::Chunk>();
+    chunk->fn = fn;
+    chunk->ctx = ctx;
+    chunk->sink = state;
+    chunk->count = 1;
+    mproc_bytes item{arg, arg_len};
+    chunk->payload = mproc::pack_items(&item, 1);
+    mproc_result *handle = out ? new mproc_result{state} : nullptr;
+    int rc = p->pool->submit(chunk, /*from_iterator=*/false);
+    if (rc != MPROC_OK) {
+      delete handle;
+      return rc;
+    }
+    if (out) *out = handle;
+    return MPROC_OK;
+  });
+}
+
+// Python's map rule: ceil(n / (4 * workers)), at least 1.
+size_t auto_chunksize(size_t n, int workers) {
+  size_t per = 4 * static_cast<size_t>(workers);
+  size_t c = (n + per - 1) / per;
+  return c ? c : 1;
+}
+
+int make_iter(mproc_pool *p, mproc_task_fn fn, const mproc_bytes *items, size_t n,
+              size_t chunksize, void *ctx, bool ordered, mproc_iter **out) {
+  if (!p || !fn || !out || (!items && n > 0)) return MPROC_E_INVAL;
+  for (size_t i = 0; i < n; i++) {
+    if (!items[i].data && items[i].len > 0) return MPROC_E_INVAL;
+    if (items[i].len > MPROC_POOL_MAX_PAYLOAD) return MPROC_E_TOOBIG;
+  }
+  return guarded([&] {
+    if (!p->pool->owned_here()) return MPROC_E_STATE;
+    if (p->pool->closing()) return MPROC_E_STATE;
+    if (chunksize == 0) chunksize = auto_chunksize(n, p->pool->workers());
+    auto state = std::make_shared<mproc::IterState>(p->pool, fn, ctx, items, n, chunksize, ordered);
+    if (n > 0) p->pool->register_iterator(state);
+    int rc = state->refill(false);
+    if (rc != MPROC_OK) {
+      state->abandon();
+      return rc;
+    }
+    *out = new mproc_iter{state, nullptr};
+    return MPROC_OK;
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+MPROC_API int mproc_reply_set(mproc_reply *r, const void *data, size_t len) {
+  if (!r || (!data && len > 0)) return MPROC_E_INVAL;
+  if (len > MPROC_POOL_MAX_PAYLOAD) {
+    r->too_big = true;
+    return MPROC_E_TOOBIG;
+  }
+  return guarded([&] {
+    const auto *bytes = static_cast<const unsigned char *>(data);
+    r->data.assign(bytes, bytes + len);
+    r->too_big = false;
+    return MPROC_OK;
+  });
+}
+
+MPROC_API int mproc_pool_new(mproc_pool **out, int workers) {
+  if (!out || workers < 0 || workers > MPROC_POOL_MAX_WORKERS) return MPROC_E_INVAL;
+  return guarded([&] {
+    auto pool = std::make_shared<mproc::Pool>(workers);
+    if (!pool->ok()) return MPROC_E_SYS;
+    *out = new mproc_pool{pool};
+    return MPROC_OK;
+  });
+}
+
+MPROC_API int mproc_pool_start(mproc_pool *p) {
+  if (!p) return MPROC_E_INVAL;
+  return guarded([&] { return p->pool->start(); });
+}
+
+MPROC_API int mproc_pool_workers(const mproc_pool *p) { return p ? p->pool->workers() : MPROC_E_INVAL; }
+
+MPROC_API int mproc_pool_set_initializer(mproc_pool *p, mproc_target_fn init, const void *arg,
+                                         size_t arg_len, void *ctx) {
+  if (!p || (!arg && arg_len > 0)) return MPROC_E_INVAL;
+  return guarded([&] { return p->pool->set_initializer(init, arg, arg_len, ctx); });
+}
+
+MPROC_API int mproc_pool_set_maxtasksperchild(mproc_pool *p, uint32_t n) {
+  if (!p) return MPROC_E_INVAL;
+  return guarded([&] { return p->pool->set_maxtasksperchild(n); });
+}
+
+MPROC_API int mproc_pool_set_task_timeout(mproc_pool *p, double seconds) {
+  if (!p) return MPROC_E_INVAL;
+  return guarded([&] { return p->pool->set_task_timeout(seconds); });
+}
+
+MPROC_API int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *arg,
+                                     size_t arg_len, void *ctx, mproc_result **out) {
+  if (!out) return MPROC_E_INVAL;
+  return submit_one(p, fn, arg, arg_len, ctx, nullptr, nullptr, out);
+}
+
+MPROC_API int mproc_pool_apply_async_cb(mproc_pool *p, mproc_task_fn fn, const void *arg,
+                                        size_t arg_len, void *ctx, mproc_result_cb cb,
+                                        void *userdata, mproc_result **out) {
+  if (!cb) return MPROC_E_INVAL;
+  return submit_one(p, fn, arg, arg_len, ctx, cb, userdata, out);
+}
+
+MPROC_API int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len,
+                               void *ctx, void **out, size_t *out_len) {
+  if (!out || !out_len) return MPROC_E_INVAL;
+  mproc_result *r = nullptr;
+  int rc = submit_one(p, fn, arg, arg_len, ctx, nullptr, nullptr, &r);
+  if (rc != MPROC_OK) return rc;
+  const void *data = nullptr;
+  size_t len = 0;
+  rc = mproc_result_get(r, &data, &len, MPROC_FOREVER);
+  if (rc == MPROC_OK || rc == MPROC_E_TASK_FAILED) {
+    void *copy = nullptr;
+    if (len > 0) {
+      copy = malloc(len);
+      if (!copy) {
+        mproc_result_free(r);
+        return MPROC_E_NOMEM;
+      }
+      memcpy(copy, data, len);
+    }
+    *out = copy;
+    *out_len = len;
+  }
+  mproc_result_free(r);
+  return rc;
+}
+
+MPROC_API int mproc_result_wait(mproc_result *r, double timeout) {
+  if (!r) return MPROC_E_INVAL;
+  Deadline d = Deadline::forever();
+  int rc = parse_timeout(timeout, &d);
+  if (rc != MPROC_OK) return rc;
+  return guarded([&] { return r->state->wait(d); });
+}
+
+MPROC_API int mproc_result_ready(mproc_result *r) {
+  if (!r) return MPROC_E_INVAL;
+  return r->state->ready() ? 1 : 0;
+}
+
+MPROC_API int mproc_result_successful(mproc_result *r) {
+  if (!r) return MPROC_E_INVAL;
+  if (!r->state->ready()) return MPROC_E_BUSY;
+  return r->state->outcome().status == MPROC_OK ? 1 : 0;
+}
+
+MPROC_API int mproc_result_get(mproc_result *r, const void **data, size_t *len, double timeout) {
+  if (!r) return MPROC_E_INVAL;
+  Deadline d = Deadline::forever();
+  int rc = parse_timeout(timeout, &d);
+  if (rc != MPROC_OK) return rc;
+  return guarded([&] {
+    int wrc = r->state->wait(d);
+    if (wrc != MPROC_OK) return wrc;
+    const mproc::ItemOutcome &o = r->state->outcome();
+    if (o.status == MPROC_OK || o.status == MPROC_E_TASK_FAILED) {
+      if (data) *data = o.reply.empty() ? nullptr : o.reply.data();
+      if (len) *len = o.reply.size();
+    }
+    return o.status;
+  });
+}
+
+MPROC_API int mproc_result_worker_exitcode(mproc_result *r, int *code) {
+  if (!r || !code) return MPROC_E_INVAL;
+  if (!r->state->ready()) return MPROC_E_BUSY;
+  const mproc::ItemOutcome &o = r->state->outcome();
+  if (!o.has_worker_exit) return MPROC_E_STATE;
+  *code = o.worker_exit;
+  return MPROC_OK;
+}
+
+MPROC_API void mproc_result_free(mproc_result *r) { delete r; }
+
+MPROC_API int mproc_pool_imap(mproc_pool *p, mproc_task_fn fn, const mproc_bytes *items,
+                              size_t n, size_t chunksize, void *ctx, mproc_iter **out) {
+  return make_iter(p, fn, items, n, chunksize, ctx, /*ordered=*/true, out);
+}
+
+MPROC_API int mproc_pool_imap_unordered(mproc_pool *p, mproc_task_fn fn,
+                                        const mproc_bytes *items, size_t n, size_t chunksize,
+                                        void *ctx, mproc_iter **out) {
+  return make_iter(p, fn, items, n, chunksize, ctx, /*ordered=*/false, out);
+}
+
+MPROC_API int mproc_iter_next(mproc_iter *it, size_t *index, const void **data, size_t *len,
+                              double timeout) {
+  if (!it) return MPROC_E_INVAL;
+  Deadline d = Deadline::forever();
+  int rc = parse_timeout(timeout, &d);
+  if (rc != MPROC_OK) return rc;
+  return guarded([&] {
+    size_t i = 0;
+    const mproc::ItemOutcome *o = nullptr;
+    int nrc = it->state->next(d, &i, &o);
+    if (nrc != MPROC_OK) return nrc;
+    it->last = o;
+    if (index) *index = i;
+    if (o->status == MPROC_OK || o->status == MPROC_E_TASK_FAILED) {
+      if (data) *data = o->reply.empty() ? nullptr : o->reply.data();
+      if (len) *len = o->reply.size();
+    }
+    return o->status;
+  });
+}
+
+MPROC_API int mproc_iter_worker_exitcode(mproc_iter *it, int *code) {
+  if (!it || !code) return MPROC_E_INVAL;
+  if (!it->last || !it->last->has_worker_exit) return MPROC_E_STATE;
+  *code = it->last->worker_exit;
+  return MPROC_OK;
+}
+
+MPROC_API void mproc_iter_free(mproc_iter *it) {
+  if (!it) return;
+  guarded([&] {
+    it->state->abandon();
+    return MPROC_OK;
+  });
+  delete it;
+}
+
+MPROC_API int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const mproc_bytes *items,
+                             size_t n, size_t chunksize, void *ctx, mproc_bytes **results) {
+  if (!results) return MPROC_E_INVAL;
+  mproc_iter *it = nullptr;
+  int rc = mproc_pool_imap(p, fn, items, n, chunksize, ctx, &it);
+  if (rc != MPROC_OK) return rc;
+  return guarded([&] {
+    // Every item runs; the first failure in input order is the answer.
+    std::vector<mproc::ItemOutcome> outcomes(n);
+    int first_error = MPROC_OK;
+    for (size_t k = 0; k < n; k++) {
+      size_t idx = 0;
+      const mproc::ItemOutcome *o = nullptr;
+      int nrc = it->state->next(Deadline::forever(), &idx, &o);
+      if (nrc != MPROC_OK) {  // cannot happen while items remain; be safe
+        if (first_error == MPROC_OK) first_error = nrc;
+        break;
+      }
+      if (o->status != MPROC_OK && first_error == MPROC_OK) first_error = o->status;
+      outcomes[idx] = *o;
+    }
+    mproc_iter_free(it);
+    if (first_error != MPROC_OK) return first_error;
+    size_t bytes = n * sizeof(mproc_bytes);
+    for (auto &o : outcomes) bytes += o.reply.size();
+    if (n == 0) {
+      *results = nullptr;
+      return MPROC_OK;
+    }
+    auto *array = static_cast<mproc_bytes *>(malloc(bytes));
+    if (!array) return MPROC_E_NOMEM;
+    auto *cursor = reinterpret_cast<unsigned char *>(array + n);
+    for (size_t k = 0; k < n; k++) {
+      size_t len = outcomes[k].reply.size();
+      array[k].data = len ? cursor : nullptr;
+      array[k].len = len;
+      if (len) memcpy(cursor, outcomes[k].reply.data(), len);
+      cursor += len;
+    }
+    *results = array;
+    return MPROC_OK;
+  });
+}
+
+MPROC_API int mproc_pool_close(mproc_pool *p) {
+  if (!p) return MPROC_E_INVAL;
+  return guarded([&] { return p->pool->close(); });
+}
+
+MPROC_API int mproc_pool_terminate(mproc_pool *p) {
+  if (!p) return MPROC_E_INVAL;
+  return guarded([&] { return p->pool->terminate(); });
+}
+
+MPROC_API int mproc_pool_join(mproc_pool *p, double timeout) {
+  if (!p) return MPROC_E_INVAL;
+  Deadline d = Deadline::forever();
+  int rc = parse_timeout(timeout, &d);
+  if (rc != MPROC_OK) return rc;
+  return guarded([&] { return p->pool->join(d); });
+}
+
+MPROC_API int mproc_pool_event_fd(mproc_pool *p) {
+  if (!p) return MPROC_E_INVAL;
+  if (!p->pool->owned_here()) return MPROC_E_STATE;
+  return p->pool->event_fd();
+}
+
+MPROC_API int mproc_pool_stat(mproc_pool *p, int which, uint64_t *value) {
+  if (!p || !value) return MPROC_E_INVAL;
+  return p->pool->stat(which, value);
+}
+
+MPROC_API void mproc_pool_free(mproc_pool *p) {
+  if (!p) return;
+  guarded([&] {
+    p->pool->shutdown();
+    return MPROC_OK;
+  });
+  delete p;
+}
+
+}  // extern "C"

@@ -1,0 +1,212 @@
+#include "pool/channel.h"
+
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "mproc/mproc-pool.h"
+
+namespace mproc {
+
+namespace {
+// Ring sizes: a task usually goes one way and its reply the other.
+constexpr size_t kInboxBytes = 256 * 1024;
+constexpr size_t kOutboxBytes = 1024 * 1024;
+
+// Payloads above a quarter of the ring go through a memfd, so that the
+// manager's (at most two) queued tasks always fit and it never blocks.
+bool needs_memfd(mproc_queue *q, size_t len) {
+  return len + sizeof(MsgHeader) > mproc_queue_capacity(q) / 4;
+}
+
+int write_all(int fd, const unsigned char *p, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return errno == ENOSPC || errno == ENOMEM ? MPROC_E_NOMEM : MPROC_E_SYS;
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return MPROC_OK;
+}
+
+int read_all_at(int fd, unsigned char *p, size_t len) {
+  off_t off = 0;
+  while (len > 0) {
+    ssize_t n = pread(fd, p, len, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return MPROC_E_SYS;
+    p += n;
+    off += n;
+    len -= static_cast<size_t>(n);
+  }
+  return MPROC_OK;
+}
+
+int send_fd(int sock, int fd, bool nonblocking) {
+  char byte = 'F';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
+  memset(ctrl, 0, sizeof ctrl);
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  int flags = MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0);
+  for (;;) {
+    if (sendmsg(sock, &msg, flags) == 1) return MPROC_OK;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN ? MPROC_E_FULL : MPROC_E_SYS;
+  }
+}
+
+int receive_fd(int sock, bool nonblocking) {
+  char byte;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  int flags = MSG_CMSG_CLOEXEC | (nonblocking ? MSG_DONTWAIT : 0);
+  for (;;) {
+    ssize_t n = recvmsg(sock, &msg, flags);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != 1) return -1;
+    break;
+  }
+  cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return fd;
+}
+}  // namespace
+
+Channel::~Channel() {
+  mproc_queue_free(inbox_);
+  mproc_queue_free(outbox_);
+  if (manager_sock_ >= 0) close(manager_sock_);
+  if (worker_sock_ >= 0) close(worker_sock_);
+}
+
+int Channel::open() {
+  int rc = mproc_queue_new(&inbox_, 0, kInboxBytes);
+  if (rc == MPROC_OK) rc = mproc_queue_new(&outbox_, 0, kOutboxBytes);
+  if (rc != MPROC_OK) return rc;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return MPROC_E_SYS;
+  manager_sock_ = sv[0];
+  worker_sock_ = sv[1];
+  return MPROC_OK;
+}
+
+void Channel::become_worker_end() {
+  if (manager_sock_ >= 0) close(manager_sock_);
+  manager_sock_ = -1;
+}
+
+int Channel::send(bool from_manager, MsgHeader h, const void *payload, size_t len,
+                  double timeout) {
+  mproc_queue *q = from_manager ? inbox_ : outbox_;
+  h.payload_len = len;
+  if (needs_memfd(q, len)) {
+    int fd = memfd_create("mproc-payload", MFD_CLOEXEC);
+    if (fd < 0) return errno == EMFILE || errno == ENFILE ? MPROC_E_SYS : MPROC_E_NOMEM;
+    int rc = write_all(fd, static_cast<const unsigned char *>(payload), len);
+    // The fd goes first: whoever sees the header finds it waiting.
+    if (rc == MPROC_OK) rc = send_fd(from_manager ? manager_sock_ : worker_sock_, fd, from_manager);
+    close(fd);
+    if (rc != MPROC_OK) return rc;
+    h.flags |= kFlagBig;
+    return mproc_queue_put(q, &h, sizeof h, timeout);
+  }
+  std::vector<unsigned char> msg(sizeof h + len);
+  memcpy(msg.data(), &h, sizeof h);
+  if (len) memcpy(msg.data() + sizeof h, payload, len);
+  return mproc_queue_put(q, msg.data(), msg.size(), timeout);
+}
+
+int Channel::receive(bool at_manager, double timeout, MsgHeader *h,
+                     std::vector<unsigned char> *payload) {
+  mproc_queue *q = at_manager ? outbox_ : inbox_;
+  void *data = nullptr;
+  size_t len = 0;
+  int rc = mproc_queue_get_alloc(q, &data, &len, timeout);
+  if (rc != MPROC_OK) return rc;
+  auto *bytes = static_cast<unsigned char *>(data);
+  if (len < sizeof *h) {
+    mproc_free(data);
+    return MPROC_E_BAD_SEGMENT;
+  }
+  memcpy(h, bytes, sizeof *h);
+  if (h->payload_len > MPROC_POOL_MAX_PAYLOAD) rc = MPROC_E_BAD_SEGMENT;
+  if (rc == MPROC_OK && !(h->flags & kFlagBig)) {
+    if (len != sizeof *h + h->payload_len)
+      rc = MPROC_E_BAD_SEGMENT;
+    else
+      payload->assign(bytes + sizeof *h, bytes + len);
+  }
+  mproc_free(data);
+  if (rc != MPROC_OK || !(h->flags & kFlagBig)) return rc;
+  int fd = receive_fd(at_manager ? manager_sock_ : worker_sock_, at_manager);
+  if (fd < 0) return MPROC_E_BAD_SEGMENT;
+  try {
+    payload->resize(h->payload_len);
+  } catch (...) {
+    close(fd);
+    throw;
+  }
+  rc = read_all_at(fd, payload->data(), payload->size());
+  close(fd);
+  return rc;
+}
+
+bool Channel::task_needs_memfd(size_t payload_len) const { return needs_memfd(inbox_, payload_len); }
+
+int Channel::steal_task(uint64_t *chunk_id) {
+  void *data = nullptr;
+  size_t len = 0;
+  int rc = mproc_queue_get_alloc(inbox_, &data, &len, 0.0);
+  if (rc != MPROC_OK) return rc;
+  MsgHeader h;
+  bool ok = len >= sizeof h;
+  if (ok) memcpy(&h, data, sizeof h);
+  mproc_free(data);
+  if (!ok || (h.flags & kFlagBig)) return MPROC_E_BAD_SEGMENT;
+  *chunk_id = h.chunk_id;
+  return MPROC_OK;
+}
+
+bool Channel::replies_waiting() const { return mproc_queue_qsize(outbox_) > 0; }
+
+void Channel::shutdown_inbox() {
+  if (inbox_shut_) return;
+  inbox_shut_ = true;
+  mproc_queue_shutdown(inbox_, 0);
+}
+
+size_t Channel::discard_unread_tasks() {
+  size_t n = 0;
+  void *data = nullptr;
+  size_t len = 0;
+  while (mproc_queue_get_alloc(inbox_, &data, &len, 0.0) == MPROC_OK) {
+    mproc_free(data);
+    n++;
+  }
+  return n;
+}
+
+}  // namespace mproc

@@ -1,0 +1,546 @@
+#include "pool/pool.h"
+
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <new>
+
+#include "base/cpu.h"
+#include "base/thread.h"
+#include "pool/results.h"
+
+namespace mproc {
+
+namespace {
+// Initializer failures in a row after which the pool stops respawning.
+constexpr int kMaxInitFailures = 3;
+// Polling interval when something cannot be waited for on an fd.
+constexpr int64_t kTickNs = 20 * 1000 * 1000;
+
+void drain_eventfd(int fd) {
+  uint64_t v;
+  ssize_t ignored = read(fd, &v, sizeof v);
+  (void)ignored;
+}
+
+void signal_eventfd(int fd) {
+  uint64_t one = 1;
+  ssize_t ignored = write(fd, &one, sizeof one);
+  (void)ignored;
+}
+}  // namespace
+
+Pool::Pool(int workers)
+    : nworkers_(workers == 0 ? cpu_count() : workers),
+      creator_(getpid()),
+      callbacks_(std::make_shared<CallbackQueue>()) {
+  void *page = mmap(nullptr, sizeof(std::atomic<uint32_t>), PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (page != MAP_FAILED) asleep_ = new (page) std::atomic<uint32_t>(0);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  results_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+Pool::~Pool() {
+  shutdown();
+  for (int fd : {wake_fd_, results_fd_, event_fd_})
+    if (fd >= 0) ::close(fd);
+  if (asleep_) munmap(asleep_, sizeof *asleep_);
+}
+
+bool Pool::ok() const {
+  return asleep_ && wake_fd_ >= 0 && results_fd_ >= 0 && event_fd_ >= 0;
+}
+
+int Pool::set_initializer(mproc_target_fn init, const void *arg, size_t arg_len, void *ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!owned_here() || manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
+  const auto *bytes = static_cast<const unsigned char *>(arg);
+  init_arg_.assign(bytes, bytes + arg_len);
+  init_ = init;
+  init_ctx_ = ctx;
+  return MPROC_OK;
+}
+
+int Pool::set_maxtasksperchild(uint32_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!owned_here() || manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
+  max_tasks_ = n;
+  return MPROC_OK;
+}
+
+int Pool::set_task_timeout(double seconds) {
+  Deadline parsed = Deadline::forever();
+  if (Deadline::from_seconds(seconds, &parsed) != MPROC_OK || seconds == 0) return MPROC_E_INVAL;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!owned_here() || manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
+  task_timeout_ns_ = seconds < 0 ? 0 : static_cast<int64_t>(seconds * 1e9);
+  return MPROC_OK;
+}
+
+size_t Pool::depth() const {
+  // Chunks queued per worker, so a busy worker never waits for the manager.
+  // With a timeout a task must start when it is sent: no prefetch then.
+  return task_timeout_ns_ ? 1 : 8;
+}
+
+int Pool::start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!owned_here() || state_ == State::kClosed || state_ == State::kTerminated)
+    return MPROC_E_STATE;
+  return start_locked();
+}
+
+int Pool::start_locked() {
+  if (manager_running_) return MPROC_OK;
+  if (state_ == State::kNew) state_ = State::kRunning;
+  if (!start_thread(&manager_, manager_main, this, /*detached=*/false)) return MPROC_E_SYS;
+  manager_running_ = true;
+  return MPROC_OK;
+}
+
+void Pool::wake_manager() { signal_eventfd(wake_fd_); }
+
+int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
+  Deliveries out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!owned_here()) return MPROC_E_STATE;
+    if (!from_iterator) {
+      if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_E_STATE;
+      if (broken_) return MPROC_E_INIT_FAILED;
+    }
+    tasks_submitted_ += chunk->count;
+    if (state_ == State::kTerminated) {
+      fail_chunk_locked(*chunk, MPROC_E_CANCELLED, out);
+    } else if (broken_) {
+      fail_chunk_locked(*chunk, MPROC_E_INIT_FAILED, out);
+    } else {
+      int rc = start_locked();
+      if (rc != MPROC_OK) {
+        tasks_submitted_ -= chunk->count;
+        return rc;
+      }
+      pending_.push_back(std::move(chunk));
+      wake_manager();
+    }
+  }
+  deliver(out);
+  return MPROC_OK;
+}
+
+void Pool::register_iterator(const std::shared_ptr<IterState> &it) {
+  std::lock_guard<std::mutex> lock(mu_);
+  active_iterators_++;
+  iterators_.push_back(it);
+}
+
+void Pool::iterator_input_done() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (active_iterators_ > 0) active_iterators_--;
+  wake_manager();
+}
+
+void Pool::cancel_queued(const Sink *sink) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto gone = std::remove_if(pending_.begin(), pending_.end(),
+                             [&](const std::shared_ptr<Chunk> &c) { return c->sink.get() == sink; });
+  for (auto it = gone; it != pending_.end(); ++it) tasks_failed_ += (*it)->count;
+  pending_.erase(gone, pending_.end());
+}
+
+bool Pool::closing() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_ == State::kClosed || state_ == State::kTerminated;
+}
+
+int Pool::close() {
+  std::vector<std::shared_ptr<IterState>> iters;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!owned_here()) return MPROC_E_STATE;
+    if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_OK;
+    state_ = State::kClosed;
+    for (auto &w : iterators_)
+      if (auto it = w.lock()) iters.push_back(std::move(it));
+    iterators_.clear();
+    wake_manager();
+  }
+  // Nobody may have to consume an iterator for join to return: submit the
+  // input they still hold back.
+  for (auto &it : iters) it->refill(/*all=*/true);
+  return MPROC_OK;
+}
+
+int Pool::terminate() {
+  Deliveries out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!owned_here()) return MPROC_E_STATE;
+    if (state_ == State::kTerminated) return MPROC_OK;
+    state_ = State::kTerminated;
+    fail_all_locked(MPROC_E_CANCELLED, out);
+    for (auto &s : slots_) s->process->send_signal(SIGKILL);
+    iterators_.clear();
+    wake_manager();
+  }
+  deliver(out);
+  return MPROC_OK;
+}
+
+int Pool::join(const Deadline &deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!owned_here() || state_ == State::kNew || state_ == State::kRunning) return MPROC_E_STATE;
+  if (!manager_running_) return MPROC_OK;
+  while (!manager_finished_) {
+    if (deadline.is_forever()) {
+      finished_cv_.wait(lock);
+      continue;
+    }
+    timespec ts;
+    deadline.remaining(&ts);
+    if (ts.tv_sec == 0 && ts.tv_nsec == 0) return MPROC_E_TIMEOUT;
+    finished_cv_.wait_for(lock,
+                          std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+  }
+  if (!manager_joined_) {
+    manager_joined_ = true;
+    lock.unlock();
+    pthread_join(manager_, nullptr);
+  }
+  return MPROC_OK;
+}
+
+void Pool::shutdown() {
+  // In a forked child the manager thread does not exist: nothing to stop.
+  if (!owned_here()) return;
+  bool running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running = state_ == State::kNew || state_ == State::kRunning;
+  }
+  if (running) terminate();
+  join(Deadline::forever());
+  callbacks_->stop();
+}
+
+int Pool::stat(int which, uint64_t *value) {
+  switch (which) {
+    case MPROC_POOL_STAT_TASKS_SUBMITTED: *value = tasks_submitted_; return MPROC_OK;
+    case MPROC_POOL_STAT_TASKS_SUCCEEDED: *value = tasks_succeeded_; return MPROC_OK;
+    case MPROC_POOL_STAT_TASKS_FAILED: *value = tasks_failed_; return MPROC_OK;
+    case MPROC_POOL_STAT_WORKERS_STARTED: *value = workers_started_; return MPROC_OK;
+    case MPROC_POOL_STAT_WORKERS_DIED: *value = workers_died_; return MPROC_OK;
+    case MPROC_POOL_STAT_WORKERS_ALIVE: *value = workers_alive_; return MPROC_OK;
+    default: return MPROC_E_INVAL;
+  }
+}
+
+void Pool::deliver(Deliveries &out) {
+  if (out.empty()) return;
+  for (Delivery &d : out) d.sink->deliver(d.index, std::move(d.outcome));
+  out.clear();
+  signal_eventfd(event_fd_);
+}
+
+void Pool::fail_chunk_locked(Chunk &c, int status, Deliveries &out) {
+  for (; c.done < c.count; c.done++) {
+    out.push_back(Delivery{c.sink, c.first_index + c.done, ItemOutcome{status, {}, false, 0}});
+    tasks_failed_++;
+  }
+}
+
+void Pool::fail_all_locked(int status, Deliveries &out) {
+  for (auto &c : pending_) fail_chunk_locked(*c, status, out);
+  pending_.clear();
+  for (auto &s : slots_) {
+    for (auto &c : s->assigned) fail_chunk_locked(*c, status, out);
+    s->assigned.clear();
+  }
+}
+
+bool Pool::work_left_locked() const {
+  if (!pending_.empty() || active_iterators_ > 0) return true;
+  for (const auto &s : slots_)
+    if (!s->assigned.empty()) return true;
+  return false;
+}
+
+void *Pool::manager_main(void *self) {
+  static_cast<Pool *>(self)->manager_loop();
+  return nullptr;
+}
+
+int Pool::spawn_worker_locked() {
+  auto slot = std::make_unique<Slot>();
+  slot->channel = std::make_unique<Channel>();
+  int rc = slot->channel->open();
+  if (rc != MPROC_OK) return rc;
+  slot->setup.channel = slot->channel.get();
+  slot->setup.notify_fd = results_fd_;
+  slot->setup.manager_asleep = asleep_;
+  slot->setup.init = init_;
+  slot->setup.init_arg = &init_arg_;
+  slot->setup.init_ctx = init_ctx_;
+  slot->setup.max_chunks = max_tasks_;
+  slot->process = std::make_unique<Process>(worker_main, nullptr, 0, &slot->setup);
+  slot->process->set_name(("ForkPoolWorker-" + slot->process->identity()).c_str());
+  slot->process->set_daemon(true);
+  // Forked from this long-lived thread, so the workers' parent-death signal
+  // fires only when the pool's process (or this thread, at its end) goes.
+  rc = slot->process->start();
+  if (rc != MPROC_OK) return rc;
+  workers_started_++;
+  workers_alive_++;
+  slots_.push_back(std::move(slot));
+  return MPROC_OK;
+}
+
+void Pool::fill_workers_locked() {
+  if (state_ == State::kTerminated || broken_) return;
+  size_t want = state_ == State::kRunning || work_left_locked() ? static_cast<size_t>(nworkers_) : 0;
+  spawn_failed_ = false;
+  while (slots_.size() < want) {
+    if (spawn_worker_locked() != MPROC_OK) {
+      spawn_failed_ = true;  // fork or memory exhausted: try again on a tick
+      return;
+    }
+  }
+}
+
+void Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
+  for (;;) {
+    MsgHeader h;
+    std::vector<unsigned char> payload;
+    int rc = slot.channel->receive(true, 0.0, &h, &payload);
+    if (rc == MPROC_E_EMPTY || rc == MPROC_E_CLOSED || rc == MPROC_E_NOMEM) return;
+    bool valid = rc == MPROC_OK;
+    if (valid && h.kind == static_cast<uint32_t>(MsgKind::kReady)) {
+      slot.ready = true;
+      init_fail_streak_ = 0;
+      if (task_timeout_ns_ && !slot.assigned.empty())
+        slot.deadline_ns = monotonic_ns() + task_timeout_ns_;
+      continue;
+    }
+    if (valid && h.kind == static_cast<uint32_t>(MsgKind::kInitFailed)) {
+      slot.init_failed = true;
+      continue;
+    }
+    valid = valid && h.kind == static_cast<uint32_t>(MsgKind::kResult) && !slot.assigned.empty() &&
+            slot.assigned.front()->id == h.chunk_id && slot.assigned.front()->done == h.index &&
+            (h.status == MPROC_OK || h.status == MPROC_E_TASK_FAILED || h.status == MPROC_E_TOOBIG);
+    if (!valid) {
+      // A worker whose messages make no sense (a task scribbled over its
+      // memory, say) is stopped; its task fails as if it had crashed.
+      slot.bad_message = true;
+      slot.process->send_signal(SIGKILL);
+      return;
+    }
+    Chunk &c = *slot.assigned.front();
+    (h.status == MPROC_OK ? tasks_succeeded_ : tasks_failed_)++;
+    out.push_back(Delivery{c.sink, c.first_index + c.done,
+                           ItemOutcome{h.status, std::move(payload), false, 0}});
+    if (++c.done == c.count) slot.assigned.pop_front();
+    slot.deadline_ns =
+        task_timeout_ns_ && !slot.assigned.empty() ? monotonic_ns() + task_timeout_ns_ : 0;
+  }
+}
+
+void Pool::handle_exit_locked(size_t i, Deliveries &out) {
+  Slot &s = *slots_[i];
+  int code = 0;
+  s.process->exitcode(&code);
+  read_outbox_locked(s, out);  // replies sent before the end still count
+  size_t unread = std::min(s.channel->discard_unread_tasks(), s.assigned.size());
+  size_t started = s.assigned.size() - unread;
+
+  // The item running when the worker died fails; the rest of its chunk and
+  // the chunks it never took run elsewhere, first in line, in order.
+  std::vector<std::shared_ptr<Chunk>> again;
+  bool died_in_task = false;
+  for (size_t k = 0; k < started; k++) {
+    Chunk &c = *s.assigned[k];
+    if (c.done >= c.count) continue;
+    died_in_task = true;
+    int status = s.killed_for_timeout ? MPROC_E_TASK_TIMEOUT : MPROC_E_WORKER_DIED;
+    out.push_back(Delivery{c.sink, c.first_index + c.done, ItemOutcome{status, {}, true, code}});
+    tasks_failed_++;
+    if (++c.done < c.count) again.push_back(chunk_tail(c, c.done));
+  }
+  for (size_t k = started; k < s.assigned.size(); k++) again.push_back(s.assigned[k]);
+  for (auto it = again.rbegin(); it != again.rend(); ++it) pending_.push_front(*it);
+
+  if (died_in_task) workers_died_++;
+  if (!s.ready && (s.init_failed || code != 0) && ++init_fail_streak_ >= kMaxInitFailures)
+    broken_ = true;
+  workers_alive_--;
+  slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(i));
+}
+
+bool Pool::can_take_locked(const Slot &s, const Chunk &next) const {
+  if (s.bad_message || s.killed_for_timeout) return false;
+  if (max_tasks_ && s.chunks_sent >= max_tasks_) return false;
+  if (s.assigned.empty()) return true;
+  // A memfd task is never queued behind or ahead of another one: the
+  // worker's socket must see fds in the order of their headers, and only
+  // plain messages may be stolen back (see steal_for_idle_locked).
+  if (s.assigned.size() >= depth() || s.assigned.back()->sent_in_memfd) return false;
+  return !s.channel->task_needs_memfd(next.payload.size());
+}
+
+bool Pool::send_locked(Slot &s) {
+  std::shared_ptr<Chunk> c = pending_.front();
+  c->id = next_chunk_id_++;
+  c->sent_in_memfd = s.channel->task_needs_memfd(c->payload.size());
+  MsgHeader h{};
+  h.kind = static_cast<uint32_t>(MsgKind::kTask);
+  h.chunk_id = c->id;
+  h.index = c->count;
+  h.fn = reinterpret_cast<uintptr_t>(c->fn);
+  h.ctx = reinterpret_cast<uintptr_t>(c->ctx);
+  int rc = s.channel->send(true, h, c->payload.data(), c->payload.size(), 0.0);
+  if (rc == MPROC_E_FULL) return false;  // this worker is behind; try another
+  pending_.pop_front();
+  if (rc != MPROC_OK) {
+    fail_chunk_locked(*c, rc, pending_failures_);
+    return true;
+  }
+  s.assigned.push_back(c);
+  s.chunks_sent++;
+  if (task_timeout_ns_ && s.ready && s.assigned.size() == 1)
+    s.deadline_ns = monotonic_ns() + task_timeout_ns_;
+  return true;
+}
+
+void Pool::dispatch_locked() {
+  if (state_ == State::kTerminated) return;
+  // Round robin, least loaded first: one chunk per worker per pass.
+  for (size_t pass = 0; pass < depth() && !pending_.empty(); pass++) {
+    for (auto &sp : slots_) {
+      if (pending_.empty()) return;
+      if (sp->assigned.size() == pass && can_take_locked(*sp, *pending_.front())) send_locked(*sp);
+    }
+  }
+  if (pending_.empty()) steal_for_idle_locked();
+}
+
+void Pool::steal_for_idle_locked() {
+  // An idle worker takes the oldest untaken chunk of the busiest one, so a
+  // quick task never waits behind a slow one while a worker sits idle.
+  for (auto &idle : slots_) {
+    if (!idle->assigned.empty() || idle->bad_message || idle->killed_for_timeout) continue;
+    if (max_tasks_ && idle->chunks_sent >= max_tasks_) continue;
+    Slot *victim = nullptr;
+    for (auto &s : slots_)
+      if (s->assigned.size() >= 2 && (!victim || s->assigned.size() > victim->assigned.size()))
+        victim = s.get();
+    if (!victim) return;
+    uint64_t id = 0;
+    if (victim->channel->steal_task(&id) != MPROC_OK) continue;
+    auto it = std::find_if(victim->assigned.begin(), victim->assigned.end(),
+                           [id](const std::shared_ptr<Chunk> &c) { return c->id == id; });
+    if (it == victim->assigned.end()) continue;  // cannot happen: ids are ours
+    pending_.push_front(*it);
+    victim->assigned.erase(it);
+    victim->chunks_sent--;
+    send_locked(*idle);
+  }
+}
+
+void Pool::check_timeouts_locked() {
+  if (!task_timeout_ns_) return;
+  int64_t now = monotonic_ns();
+  for (auto &s : slots_) {
+    if (s->deadline_ns && now >= s->deadline_ns && !s->killed_for_timeout) {
+      s->killed_for_timeout = true;
+      s->process->send_signal(SIGKILL);
+    }
+  }
+}
+
+void Pool::set_asleep(bool asleep) {
+  asleep_->store(asleep ? 1 : 0, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+bool Pool::should_sleep_locked() {
+  // Announce the sleep, then look once more: a worker that put a reply
+  // before seeing the flag is caught here (see worker.cc, notify()).
+  set_asleep(true);
+  for (auto &s : slots_)
+    if (s->channel->replies_waiting()) {
+      set_asleep(false);
+      return false;
+    }
+  return true;
+}
+
+void Pool::manager_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    Deliveries out;
+    out.swap(pending_failures_);
+    for (size_t i = 0; i < slots_.size();) {
+      read_outbox_locked(*slots_[i], out);
+      if (slots_[i]->process->is_alive() == 0)
+        handle_exit_locked(i, out);
+      else
+        i++;
+    }
+    check_timeouts_locked();
+    if (state_ == State::kTerminated) {
+      for (auto &s : slots_) s->process->send_signal(SIGKILL);
+    } else {
+      if (broken_) {
+        for (auto &c : pending_) fail_chunk_locked(*c, MPROC_E_INIT_FAILED, out);
+        pending_.clear();
+      }
+      fill_workers_locked();
+      dispatch_locked();
+    }
+    bool idle = !work_left_locked();
+    if (state_ == State::kClosed && idle)
+      for (auto &s : slots_) s->channel->shutdown_inbox();  // workers exit when drained
+    bool finished =
+        (state_ == State::kTerminated || (state_ == State::kClosed && idle)) && slots_.empty();
+
+    std::vector<pollfd> fds{{wake_fd_, POLLIN, 0}, {results_fd_, POLLIN, 0}};
+    bool tick = spawn_failed_ || !pending_failures_.empty();
+    int64_t wake_at = 0;
+    for (auto &s : slots_) {
+      int fd = s->process->sentinel();
+      if (fd >= 0)
+        fds.push_back(pollfd{fd, POLLIN, 0});
+      else
+        tick = true;  // no pidfd: poll is_alive on a tick
+      if (s->deadline_ns && (!wake_at || s->deadline_ns < wake_at)) wake_at = s->deadline_ns;
+    }
+    bool sleep = !finished && out.empty() && should_sleep_locked();
+    lock.unlock();
+    deliver(out);
+    if (finished) break;
+    Deadline until = Deadline::forever();
+    if (wake_at) until = Deadline::after_ns(std::max<int64_t>(0, wake_at - monotonic_ns()));
+    if (tick && (until.is_forever() || !wake_at || wake_at - monotonic_ns() > kTickNs))
+      until = Deadline::after_ns(kTickNs);
+    if (!sleep) until = Deadline::after_ns(0);  // replies are waiting: just look
+    timespec ts;
+    ppoll(fds.data(), fds.size(), until.remaining(&ts), nullptr);
+    set_asleep(false);
+    drain_eventfd(wake_fd_);
+    drain_eventfd(results_fd_);
+    lock.lock();
+  }
+  lock.lock();
+  manager_finished_ = true;
+  finished_cv_.notify_all();
+}
+
+}  // namespace mproc

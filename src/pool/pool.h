@@ -1,0 +1,144 @@
+// The pool: a manager thread that starts workers, hands out chunks over
+// each worker's private channel, collects outcomes, and turns a worker's
+// death or timeout into the failure of exactly the item it was running.
+//
+// Locking: mu_ guards everything below it. Outcomes are delivered to sinks
+// (which take their own locks) only after mu_ is released, so a sink may
+// call back into the pool (an iterator refilling itself) without deadlock.
+#pragma once
+
+#include <pthread.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "base/deadline.h"
+#include "pool/callbacks.h"
+#include "pool/channel.h"
+#include "pool/task.h"
+#include "pool/worker.h"
+#include "process/process.h"
+
+namespace mproc {
+
+class IterState;
+
+class Pool {
+ public:
+  explicit Pool(int workers);
+  ~Pool();
+  Pool(const Pool &) = delete;
+  Pool &operator=(const Pool &) = delete;
+
+  bool ok() const;  // false if the constructor could not get its eventfds
+  bool owned_here() const { return creator_ == getpid(); }
+  int workers() const { return nworkers_; }
+
+  int set_initializer(mproc_target_fn init, const void *arg, size_t arg_len, void *ctx);
+  int set_maxtasksperchild(uint32_t n);
+  int set_task_timeout(double seconds);
+
+  int start();
+  // Queues a chunk. Callers' submissions (from_iterator false) need a
+  // running pool; an iterator's lazy input is accepted until terminate.
+  int submit(std::shared_ptr<Chunk> chunk, bool from_iterator);
+  void register_iterator(const std::shared_ptr<IterState> &it);
+  void iterator_input_done();
+  void cancel_queued(const Sink *sink);
+  bool closing();  // closed or terminated: iterators submit all they have
+
+  int close();
+  int terminate();
+  int join(const Deadline &deadline);
+  int event_fd() const { return event_fd_; }
+  int stat(int which, uint64_t *value);
+  std::shared_ptr<CallbackQueue> callbacks() const { return callbacks_; }
+  // free(): terminate if running, join, run queued callbacks.
+  void shutdown();
+
+ private:
+  enum class State { kNew, kRunning, kClosed, kTerminated };
+
+  struct Slot {
+    std::unique_ptr<Process> process;
+    std::unique_ptr<Channel> channel;
+    WorkerSetup setup;
+    std::deque<std::shared_ptr<Chunk>> assigned;  // sent, in order
+    uint32_t chunks_sent = 0;
+    bool ready = false;        // initializer passed
+    bool init_failed = false;  // it said so before exiting
+    bool killed_for_timeout = false;
+    bool bad_message = false;  // protocol error: killed
+    int64_t deadline_ns = 0;   // current item's deadline (0 = none)
+  };
+  struct Delivery {
+    std::shared_ptr<Sink> sink;
+    size_t index;
+    ItemOutcome outcome;
+  };
+  using Deliveries = std::vector<Delivery>;
+
+  int start_locked();
+  static void *manager_main(void *self);
+  void manager_loop();
+  int spawn_worker_locked();
+  void fill_workers_locked();
+  void read_outbox_locked(Slot &slot, Deliveries &out);
+  void handle_exit_locked(size_t i, Deliveries &out);
+  void dispatch_locked();
+  bool can_take_locked(const Slot &s, const Chunk &next) const;
+  bool send_locked(Slot &s);
+  void steal_for_idle_locked();
+  bool should_sleep_locked();
+  void check_timeouts_locked();
+  void fail_chunk_locked(Chunk &c, int status, Deliveries &out);
+  void fail_all_locked(int status, Deliveries &out);
+  bool work_left_locked() const;
+  void deliver(Deliveries &out);
+  void wake_manager();
+  size_t depth() const;
+  void set_asleep(bool asleep);
+
+  const int nworkers_;
+  const pid_t creator_;
+  int wake_fd_ = -1;     // submissions, close, terminate -> manager
+  int results_fd_ = -1;  // workers -> manager
+  int event_fd_ = -1;    // manager -> caller's event loop
+  std::atomic<uint32_t> *asleep_ = nullptr;  // shared page: "the manager sleeps"
+  std::shared_ptr<CallbackQueue> callbacks_;
+
+  std::mutex mu_;
+  std::condition_variable finished_cv_;
+  State state_ = State::kNew;
+  bool manager_running_ = false;
+  bool manager_finished_ = false;
+  bool manager_joined_ = false;
+  pthread_t manager_{};
+
+  mproc_target_fn init_ = nullptr;
+  std::vector<unsigned char> init_arg_;
+  void *init_ctx_ = nullptr;
+  uint32_t max_tasks_ = 0;
+  int64_t task_timeout_ns_ = 0;  // 0 = none
+
+  uint64_t next_chunk_id_ = 1;
+  std::deque<std::shared_ptr<Chunk>> pending_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  size_t active_iterators_ = 0;  // iterators with input not yet submitted
+  std::vector<std::weak_ptr<IterState>> iterators_;
+  bool broken_ = false;          // initializer keeps failing
+  int init_fail_streak_ = 0;
+  bool spawn_failed_ = false;    // last fork failed: retry on a tick
+  Deliveries pending_failures_;  // outcomes decided while dispatching
+
+  std::atomic<uint64_t> tasks_submitted_{0}, tasks_succeeded_{0}, tasks_failed_{0};
+  std::atomic<uint64_t> workers_started_{0}, workers_died_{0}, workers_alive_{0};
+};
+
+}  // namespace mproc

@@ -1,0 +1,154 @@
+#include "pool/results.h"
+
+#include <algorithm>
+
+#include "pool/pool.h"
+
+namespace mproc {
+
+void ResultState::deliver(size_t, ItemOutcome &&outcome) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ready_) return;
+    outcome_ = std::move(outcome);
+    ready_ = true;
+  }
+  cv_.notify_all();
+  if (cb_) {
+    // The callback thread keeps the state alive until the call is done.
+    auto self = shared_from_this();
+    callbacks_->post([self] {
+      const ItemOutcome &o = self->outcome_;
+      self->cb_(o.status, o.reply.empty() ? nullptr : o.reply.data(), o.reply.size(),
+                self->userdata_);
+    });
+  }
+}
+
+int ResultState::wait(const Deadline &deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!ready_) {
+    if (deadline.is_forever()) {
+      cv_.wait(lock);
+    } else {
+      timespec ts;
+      deadline.remaining(&ts);
+      if (ts.tv_sec == 0 && ts.tv_nsec == 0) return MPROC_E_TIMEOUT;
+      cv_.wait_for(lock, std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+    }
+  }
+  return MPROC_OK;
+}
+
+bool ResultState::ready() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ready_;
+}
+
+IterState::IterState(std::shared_ptr<Pool> pool, mproc_task_fn fn, void *ctx,
+                     const mproc_bytes *items, size_t n, size_t chunksize, bool ordered)
+    : pool_(std::move(pool)),
+      fn_(fn),
+      ctx_(ctx),
+      items_(items),
+      n_(n),
+      chunksize_(chunksize),
+      ordered_(ordered),
+      window_(std::max<size_t>(1, 2 * static_cast<size_t>(pool_->workers())) * chunksize) {
+  input_done_ = n_ == 0;
+}
+
+IterState::~IterState() = default;
+
+void IterState::deliver(size_t index, ItemOutcome &&outcome) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ordered_)
+      by_index_.emplace(index, std::move(outcome));
+    else
+      by_arrival_.emplace_back(index, std::move(outcome));
+  }
+  cv_.notify_all();
+}
+
+int IterState::refill(bool all) {
+  size_t from, to;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (input_done_) return MPROC_OK;
+    from = submitted_;
+    to = all ? n_ : std::min(n_, consumed_ + window_);
+    if (to <= from) return MPROC_OK;
+    submitted_ = to;  // claimed: no other caller submits these
+    if (to == n_) input_done_ = true;
+  }
+  for (size_t i = from; i < to; i += chunksize_) {
+    auto chunk = std::make_shared<Chunk>();
+    chunk->fn = fn_;
+    chunk->ctx = ctx_;
+    chunk->sink = shared_from_this();
+    chunk->first_index = i;
+    chunk->count = static_cast<uint32_t>(std::min(chunksize_, to - i));
+    chunk->payload = pack_items(items_ + i, chunk->count);
+    int rc = pool_->submit(chunk, /*from_iterator=*/true);
+    if (rc != MPROC_OK) {
+      // Claimed items must still produce an outcome, or next() would wait forever.
+      for (size_t k = i; k < to; k++) deliver(k, ItemOutcome{rc, {}, false, 0});
+      if (to == n_) pool_->iterator_input_done();
+      return rc;
+    }
+  }
+  if (to == n_) pool_->iterator_input_done();
+  return MPROC_OK;
+}
+
+int IterState::next(const Deadline &deadline, size_t *index, const ItemOutcome **outcome) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (consumed_ == n_) return MPROC_DONE;
+  }
+  refill(pool_->closing());
+  std::unique_lock<std::mutex> lock(mu_);
+  auto available = [this] {
+    return ordered_ ? by_index_.count(consumed_) > 0 : !by_arrival_.empty();
+  };
+  while (!available()) {
+    if (deadline.is_forever()) {
+      cv_.wait(lock);
+      continue;
+    }
+    timespec ts;
+    deadline.remaining(&ts);
+    if (ts.tv_sec == 0 && ts.tv_nsec == 0) return MPROC_E_TIMEOUT;
+    cv_.wait_for(lock, std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+  }
+  if (ordered_) {
+    auto it = by_index_.find(consumed_);
+    current_index_ = it->first;
+    current_ = std::move(it->second);
+    by_index_.erase(it);
+  } else {
+    current_index_ = by_arrival_.front().first;
+    current_ = std::move(by_arrival_.front().second);
+    by_arrival_.pop_front();
+  }
+  consumed_++;
+  lock.unlock();
+  refill(pool_->closing());  // keep the window full as we consume
+  *index = current_index_;
+  *outcome = &current_;
+  return MPROC_OK;
+}
+
+void IterState::abandon() {
+  bool had_input;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    had_input = !input_done_;
+    input_done_ = true;
+  }
+  pool_->cancel_queued(this);
+  if (had_input) pool_->iterator_input_done();
+}
+
+}  // namespace mproc

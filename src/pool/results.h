@@ -1,0 +1,76 @@
+// The two kinds of sink a caller holds: one async result (apply_async),
+// and an iterator over many (imap, imap_unordered, map).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "base/deadline.h"
+#include "pool/callbacks.h"
+#include "pool/task.h"
+
+namespace mproc {
+
+class Pool;
+
+class ResultState : public Sink, public std::enable_shared_from_this<ResultState> {
+ public:
+  ResultState(mproc_result_cb cb, void *userdata, std::shared_ptr<CallbackQueue> callbacks)
+      : cb_(cb), userdata_(userdata), callbacks_(std::move(callbacks)) {}
+
+  void deliver(size_t index, ItemOutcome &&outcome) override;
+  // MPROC_OK once ready, MPROC_E_TIMEOUT otherwise.
+  int wait(const Deadline &deadline);
+  bool ready();
+  // Valid once ready: the outcome never changes after that.
+  const ItemOutcome &outcome() const { return outcome_; }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ready_ = false;
+  ItemOutcome outcome_;
+  mproc_result_cb cb_;
+  void *userdata_;
+  std::shared_ptr<CallbackQueue> callbacks_;
+};
+
+class IterState : public Sink, public std::enable_shared_from_this<IterState> {
+ public:
+  IterState(std::shared_ptr<Pool> pool, mproc_task_fn fn, void *ctx, const mproc_bytes *items,
+            size_t n, size_t chunksize, bool ordered);
+  ~IterState() override;
+
+  void deliver(size_t index, ItemOutcome &&outcome) override;
+  // Submits input up to the window (or all of it once the pool is closing).
+  // Returns MPROC_OK or the pool's refusal (MPROC_E_STATE...).
+  int refill(bool all);
+  int next(const Deadline &deadline, size_t *index, const ItemOutcome **outcome);
+  // The iterator is being freed: drop its queued work.
+  void abandon();
+
+ private:
+  std::shared_ptr<Pool> pool_;
+  mproc_task_fn fn_;
+  void *ctx_;
+  const mproc_bytes *items_;
+  size_t n_;
+  size_t chunksize_;
+  bool ordered_;
+  size_t window_;  // items in flight beyond what was consumed
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t submitted_ = 0;  // input items handed to the pool
+  size_t consumed_ = 0;   // outcomes returned by next()
+  bool input_done_ = false;
+  std::map<size_t, ItemOutcome> by_index_;                // ordered mode
+  std::deque<std::pair<size_t, ItemOutcome>> by_arrival_;  // unordered mode
+  size_t current_index_ = 0;
+  ItemOutcome current_;
+};
+
+}  // namespace mproc

@@ -1,0 +1,51 @@
+#include "pool/task.h"
+
+#include <cstring>
+
+namespace mproc {
+
+std::vector<unsigned char> pack_items(const mproc_bytes *items, size_t n) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) total += sizeof(uint64_t) + items[i].len;
+  std::vector<unsigned char> out(total);
+  unsigned char *p = out.data();
+  for (size_t i = 0; i < n; i++) {
+    uint64_t len = items[i].len;
+    memcpy(p, &len, sizeof len);
+    p += sizeof len;
+    if (len) memcpy(p, items[i].data, len);
+    p += len;
+  }
+  return out;
+}
+
+bool unpack_items(const std::vector<unsigned char> &payload, uint32_t count,
+                  std::vector<mproc_bytes> *out) {
+  out->clear();
+  size_t off = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    uint64_t len;
+    if (payload.size() - off < sizeof len) return false;
+    memcpy(&len, payload.data() + off, sizeof len);
+    off += sizeof len;
+    if (payload.size() - off < len) return false;
+    out->push_back(mproc_bytes{len ? payload.data() + off : nullptr, static_cast<size_t>(len)});
+    off += len;
+  }
+  return off == payload.size();
+}
+
+std::shared_ptr<Chunk> chunk_tail(const Chunk &c, uint32_t from) {
+  std::vector<mproc_bytes> items;
+  unpack_items(c.payload, c.count, &items);  // our own packing: well formed
+  auto tail = std::make_shared<Chunk>();
+  tail->fn = c.fn;
+  tail->ctx = c.ctx;
+  tail->sink = c.sink;
+  tail->first_index = c.first_index + from;
+  tail->count = c.count - from;
+  tail->payload = pack_items(items.data() + from, tail->count);
+  return tail;
+}
+
+}  // namespace mproc

@@ -1,0 +1,56 @@
+// What the pool moves around: chunks of items (Python's "task"), the
+// outcome of one item, and the sinks (a result handle, an iterator) that
+// outcomes are delivered to.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "mproc/mproc-pool.h"
+
+namespace mproc {
+
+// How one item ended: MPROC_OK or an MPROC_E_* code, the reply bytes, and
+// for a worker that died, its exit code.
+struct ItemOutcome {
+  int status = MPROC_OK;
+  std::vector<unsigned char> reply;
+  bool has_worker_exit = false;
+  int worker_exit = 0;
+};
+
+// Receives outcomes. deliver() is called once per item, from the pool's
+// manager thread (or from a submitting thread when the pool refuses work),
+// never with the pool's lock held.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void deliver(size_t index, ItemOutcome &&outcome) = 0;
+};
+
+// A run of consecutive items for one worker. `payload` is the serialized
+// items (for each: uint64 length, then the bytes), kept so the chunk can be
+// sent again if its worker dies before running it.
+struct Chunk {
+  uint64_t id = 0;
+  mproc_task_fn fn = nullptr;
+  void *ctx = nullptr;
+  std::shared_ptr<Sink> sink;
+  size_t first_index = 0;  // the sink's index of item 0
+  uint32_t count = 0;
+  uint32_t done = 0;       // outcomes received so far (items run in order)
+  bool sent_in_memfd = false;  // its last send went through a memfd
+  std::vector<unsigned char> payload;
+};
+
+// Serializes items[0..n) into a chunk payload.
+std::vector<unsigned char> pack_items(const mproc_bytes *items, size_t n);
+// Splits a payload back into (pointer, length) views; false if malformed.
+bool unpack_items(const std::vector<unsigned char> &payload, uint32_t count,
+                  std::vector<mproc_bytes> *out);
+// A new chunk holding the items of `c` from item `from` on (same sink).
+std::shared_ptr<Chunk> chunk_tail(const Chunk &c, uint32_t from);
+
+}  // namespace mproc
