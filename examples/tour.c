@@ -236,7 +236,200 @@ static void exit_codes(void) {
          "has no C equivalent to forget.\n");
 }
 
+/* --- 8. A bounded queue: full(), empty(), timeouts ------------------------- */
+
+static void put_str(mproc_queue *q, const char *s, double timeout, const char *what) {
+  int rc = mproc_queue_put(q, s, strlen(s) + 1, timeout);
+  printf("%-34s -> %s\n", what, rc == MPROC_OK ? "ok" : mproc_error_name(rc));
+}
+
+static void bounded_queue(void) {
+  section("8. Queue(3): full(), put with a timeout, put_nowait, get_nowait");
+  mproc_queue *q = NULL;
+  check(mproc_queue_new(&q, 3, 0), "mproc_queue_new");
+  put_str(q, "message 1", MPROC_FOREVER, "put(\"message 1\")");
+  put_str(q, "message 2", MPROC_FOREVER, "put(\"message 2\")");
+  printf("full() = %d\n", mproc_queue_full(q));
+  put_str(q, "message 3", MPROC_FOREVER, "put(\"message 3\")");
+  printf("full() = %d\n", mproc_queue_full(q));
+  put_str(q, "message 4", 0.2, "put(\"message 4\", timeout 0.2 s)");
+  check(mproc_queue_put_nowait(q, "x", 2) == MPROC_E_FULL ? MPROC_OK : -1, "put_nowait on full");
+  printf("put_nowait(\"message 4\")             -> MPROC_E_FULL; qsize() = %lld\n",
+         (long long)mproc_queue_qsize(q));
+  char buf[64];
+  size_t len = 0;
+  while (!mproc_queue_empty(q)) {
+    check(mproc_queue_get_nowait(q, buf, sizeof buf, &len), "get_nowait");
+    printf("get_nowait() = \"%s\"\n", buf);
+  }
+  int rc = mproc_queue_get(q, buf, sizeof buf, &len, 0.2);
+  printf("get(timeout 0.2 s) on an empty queue -> %s\n", mproc_error_name(rc));
+  mproc_queue_free(q);
+}
+
+/* --- 9. Producer and consumer processes ------------------------------------- */
+
+static int download_from_web(const void *arg, size_t len, void *ctx) {
+  (void)arg, (void)len;
+  mproc_queue *q = ctx;
+  const int data[] = {11, 22, 33, 44};
+  for (int i = 0; i < 4; i++) check(mproc_queue_put(q, &data[i], sizeof data[i], MPROC_FOREVER), "put");
+  printf("download: finished, everything is in the queue\n");
+  fflush(stdout);
+  return 0;
+}
+
+static int analysis_data(const void *arg, size_t len, void *ctx) {
+  (void)arg, (void)len;
+  mproc_queue *q = ctx;
+  int got[4], n = 0, v;
+  size_t vlen;
+  while (n < 4 && mproc_queue_get(q, &v, sizeof v, &vlen, 5.0) == MPROC_OK) got[n++] = v;
+  printf("analysis: [");
+  for (int i = 0; i < n; i++) printf(i ? ", %d" : "%d", got[i]);
+  printf("]\n");
+  fflush(stdout);
+  return n == 4 ? 0 : 1;
+}
+
+static int product(const void *arg, size_t len, void *ctx) {
+  (void)arg, (void)len;
+  mproc_queue *q = ctx;
+  const char *kinds[] = {"pork", "cabbage", "red bean"};
+  for (int i = 0; i < 3; i++) {
+    printf("%s makes a %s bun\n", mproc_current_name(), kinds[i]);
+    fflush(stdout);
+    check(mproc_queue_put(q, kinds[i], strlen(kinds[i]) + 1, MPROC_FOREVER), "put");
+  }
+  return 0;
+}
+
+static int consumer(const void *arg, size_t len, void *ctx) {
+  (void)arg, (void)len;
+  mproc_queue *q = ctx;
+  char bun[32];
+  size_t n;
+  for (int eaten = 0; eaten < 6; eaten++) {
+    check(mproc_queue_get(q, bun, sizeof bun, &n, MPROC_FOREVER), "get");
+    printf("the consumer ate a %s bun\n", bun);
+    fflush(stdout);
+  }
+  return 0;
+}
+
+static void producers_and_consumers(void) {
+  section("9. Processes talk through a queue: producer / consumer");
+  mproc_queue *q = NULL;
+  check(mproc_queue_new(&q, 3, 0), "mproc_queue_new");
+  mproc_process *pw = spawn(download_from_web, NULL, 0, q);
+  mproc_process *pr = spawn(analysis_data, NULL, 0, q);
+  join_and_free(pw);
+  join_and_free(pr);
+  mproc_queue_free(q);
+
+  /* Two bun makers and one eater share a queue that holds a single bun. */
+  check(mproc_queue_new(&q, 1, 0), "mproc_queue_new");
+  mproc_process *p1 = spawn(product, NULL, 0, q);
+  mproc_process *p2 = spawn(product, NULL, 0, q);
+  mproc_process *c = spawn(consumer, NULL, 0, q);
+  join_and_free(p1);
+  join_and_free(p2);
+  join_and_free(c);
+  mproc_queue_free(q);
+}
+
+static int say_hello_through(const void *arg, size_t len, void *ctx) {
+  (void)len;
+  char msg[64];
+  int n = snprintf(msg, sizeof msg, "i am %d communicating through the queue", *(const int *)arg);
+  return mproc_queue_put(ctx, msg, (size_t)n + 1, MPROC_FOREVER) == MPROC_OK ? 0 : 1;
+}
+
+static void many_writers(void) {
+  section("10. Several children write to one queue; the parent reads");
+  mproc_queue *q = NULL;
+  check(mproc_queue_new(&q, 0, 0), "mproc_queue_new");
+  mproc_process *list[3];
+  for (int i = 0; i < 3; i++) list[i] = spawn(say_hello_through, &i, sizeof i, q);
+  /* Unlike Python, joining writers before reading cannot deadlock: a put
+   * has copied its message into shared memory before it returns. */
+  for (int i = 0; i < 3; i++) join_and_free(list[i]);
+  char buf[64];
+  size_t len;
+  for (int i = 0; i < 3; i++) {
+    check(mproc_queue_get(q, buf, sizeof buf, &len, 5.0), "get");
+    printf("main got: %s\n", buf);
+  }
+  mproc_queue_free(q);
+}
+
+/* --- 11. A pool of three workers -------------------------------------------- */
+
+static int work(const void *arg, size_t len, mproc_reply *reply, void *ctx) {
+  (void)len, (void)reply, (void)ctx;
+  int i = *(const int *)arg;
+  printf("job %d running in %s, pid %d\n", i, mproc_current_name(), (int)getpid());
+  fflush(stdout);
+  sleep_ms(20 * (i % 4));
+  return 0;
+}
+
+static int get_html(const void *arg, size_t len, mproc_reply *reply, void *ctx) {
+  (void)len, (void)ctx;
+  int n = *(const int *)arg;
+  sleep_ms(100L * n);
+  printf("%d: got the page\n", n);
+  fflush(stdout);
+  return mproc_reply_set(reply, &n, sizeof n);
+}
+
+static void pools(void) {
+  section("11. Pool(3): apply_async over 10 jobs, close(), join()");
+  mproc_pool *pool = NULL;
+  check(mproc_pool_new(&pool, 3), "mproc_pool_new");
+  mproc_result *results[10];
+  for (int i = 0; i < 10; i++)
+    check(mproc_pool_apply_async(pool, work, &i, sizeof i, NULL, &results[i]), "apply_async");
+  printf("-----start-----\n");
+  fflush(stdout);
+  check(mproc_pool_close(pool), "close");
+  check(mproc_pool_join(pool, MPROC_FOREVER), "join");
+  printf("-----end-----\n");
+  for (int i = 0; i < 10; i++) mproc_result_free(results[i]);
+  mproc_pool_free(pool);
+
+  section("12. result.get(), imap (input order) and imap_unordered (completion order)");
+  check(mproc_pool_new(&pool, mproc_cpu_count() < 3 ? 3 : mproc_cpu_count()), "mproc_pool_new");
+  int three = 3;
+  mproc_result *r = NULL;
+  check(mproc_pool_apply_async(pool, get_html, &three, sizeof three, NULL, &r), "apply_async");
+  const void *data;
+  size_t len;
+  check(mproc_result_get(r, &data, &len, MPROC_FOREVER), "get");
+  printf("result.get() = %d\n", *(const int *)data);
+  mproc_result_free(r);
+
+  int sleeps[] = {4, 3, 2};
+  mproc_bytes items[3];
+  for (int i = 0; i < 3; i++) items[i] = (mproc_bytes){&sleeps[i], sizeof sleeps[i]};
+  for (int ordered = 1; ordered >= 0; ordered--) {
+    mproc_iter *it = NULL;
+    check(ordered ? mproc_pool_imap(pool, get_html, items, 3, 1, NULL, &it)
+                  : mproc_pool_imap_unordered(pool, get_html, items, 3, 1, NULL, &it),
+          "imap");
+    size_t idx;
+    while (mproc_iter_next(it, &idx, &data, &len, MPROC_FOREVER) == MPROC_OK)
+      printf("%s: %d finished sleeping\n", ordered ? "imap" : "imap_unordered", *(const int *)data);
+    mproc_iter_free(it);
+  }
+  check(mproc_pool_close(pool), "close");
+  check(mproc_pool_join(pool, MPROC_FOREVER), "join");
+  mproc_pool_free(pool);
+  printf("cpu_count() = %d\n", mproc_cpu_count());
+}
+
 int main(void) {
+  setvbuf(stdout, NULL, _IOLBF, 0); /* readable order even through a pipe */
   printf("mproc %s tour (Python multiprocessing, in C)\n", mproc_version_string());
   two_tasks();
   arguments_and_terminate();
@@ -245,6 +438,10 @@ int main(void) {
   daemons();
   ten_processes();
   exit_codes();
+  bounded_queue();
+  producers_and_consumers();
+  many_writers();
+  pools();
   printf("\ntour finished\n");
   return 0;
 }
