@@ -137,27 +137,23 @@ TEST(ProcessExit, UncaughtCxxExceptionExitsOneAndStaysInTheChild) {
   EXPECT_STREQ(mproc_current_name(), "MainProcess");
 }
 
-TEST(ProcessExit, TerminateGivesMinusSigterm) {
+// Starts a sleeping child, stops it with terminate or kill, returns its code.
+int stop_sleeper(int (*stop)(mproc_process *)) {
   mproc_process *p = make(sleep_forever);
-  ASSERT_EQ(mproc_process_start(p), MPROC_OK);
-  EXPECT_EQ(mproc_process_terminate(p), MPROC_OK);
+  EXPECT_EQ(mproc_process_start(p), MPROC_OK);
+  EXPECT_EQ(stop(p), MPROC_OK);
   EXPECT_EQ(mproc_process_join(p, 30.0), MPROC_OK);
   int code = 0;
   EXPECT_EQ(mproc_process_exitcode(p, &code), MPROC_OK);
-  EXPECT_EQ(code, -SIGTERM);
   mproc_process_free(p);
+  return code;
 }
 
-TEST(ProcessExit, KillGivesMinusSigkill) {
-  mproc_process *p = make(sleep_forever);
-  ASSERT_EQ(mproc_process_start(p), MPROC_OK);
-  EXPECT_EQ(mproc_process_kill(p), MPROC_OK);
-  EXPECT_EQ(mproc_process_join(p, 30.0), MPROC_OK);
-  int code = 0;
-  EXPECT_EQ(mproc_process_exitcode(p, &code), MPROC_OK);
-  EXPECT_EQ(code, -SIGKILL);
-  mproc_process_free(p);
+TEST(ProcessExit, TerminateGivesMinusSigterm) {
+  EXPECT_EQ(stop_sleeper(mproc_process_terminate), -SIGTERM);
 }
+
+TEST(ProcessExit, KillGivesMinusSigkill) { EXPECT_EQ(stop_sleeper(mproc_process_kill), -SIGKILL); }
 
 TEST(ProcessExit, StatusLostWhenTheHostIgnoresSigchld) {
   // With SIGCHLD ignored the kernel reaps children itself; mproc must report
