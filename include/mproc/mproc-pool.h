@@ -36,9 +36,9 @@
  * Payloads: task arguments and replies up to MPROC_POOL_MAX_PAYLOAD bytes
  * work; larger ones fail with MPROC_E_TOOBIG.
  *
- * Backpressure: imap and imap_unordered submit their input lazily, keeping
- * at most 2 chunks per worker in flight beyond what the caller has
- * consumed. When the pool is closed or joined while an iterator still has
+ * Backpressure: imap and imap_unordered submit their input lazily, in whole
+ * chunks, keeping at most max(4 chunks, 128 items) per worker in flight
+ * beyond what the caller has consumed. When the pool is closed or joined while an iterator still has
  * input left, that input is submitted at once so that join never waits for
  * a consumer that is itself waiting for join.
  *

@@ -285,7 +285,7 @@ MPROC_API int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const mproc_bytes 
         break;
       }
       if (o->status != MPROC_OK && first_error == MPROC_OK) first_error = o->status;
-      outcomes[idx] = *o;
+      outcomes[idx] = it->state->take_current();
     }
     mproc_iter_free(it);
     if (first_error != MPROC_OK) return first_error;

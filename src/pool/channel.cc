@@ -133,34 +133,32 @@ int Channel::send(bool from_manager, MsgHeader h, const void *payload, size_t le
     h.flags |= kFlagBig;
     return mproc_queue_put(q, &h, sizeof h, timeout);
   }
-  std::vector<unsigned char> msg(sizeof h + len);
-  memcpy(msg.data(), &h, sizeof h);
-  if (len) memcpy(msg.data() + sizeof h, payload, len);
-  return mproc_queue_put(q, msg.data(), msg.size(), timeout);
+  send_buf_.resize(sizeof h + len);
+  memcpy(send_buf_.data(), &h, sizeof h);
+  if (len) memcpy(send_buf_.data() + sizeof h, payload, len);
+  return mproc_queue_put(q, send_buf_.data(), send_buf_.size(), timeout);
 }
 
 int Channel::receive(bool at_manager, double timeout, MsgHeader *h,
                      std::vector<unsigned char> *payload) {
   mproc_queue *q = at_manager ? outbox_ : inbox_;
-  void *data = nullptr;
+  if (recv_buf_.size() < 4096) recv_buf_.resize(4096);
   size_t len = 0;
-  int rc = mproc_queue_get_alloc(q, &data, &len, timeout);
+  int rc = mproc_queue_get(q, recv_buf_.data(), recv_buf_.size(), &len, timeout);
+  if (rc == MPROC_E_TOOBIG) {  // the message stays queued: grow and take it
+    recv_buf_.resize(len);
+    rc = mproc_queue_get(q, recv_buf_.data(), recv_buf_.size(), &len, timeout);
+  }
   if (rc != MPROC_OK) return rc;
-  auto *bytes = static_cast<unsigned char *>(data);
-  if (len < sizeof *h) {
-    mproc_free(data);
-    return MPROC_E_BAD_SEGMENT;
-  }
+  const unsigned char *bytes = recv_buf_.data();
+  if (len < sizeof *h) return MPROC_E_BAD_SEGMENT;
   memcpy(h, bytes, sizeof *h);
-  if (h->payload_len > MPROC_POOL_MAX_PAYLOAD) rc = MPROC_E_BAD_SEGMENT;
-  if (rc == MPROC_OK && !(h->flags & kFlagBig)) {
-    if (len != sizeof *h + h->payload_len)
-      rc = MPROC_E_BAD_SEGMENT;
-    else
-      payload->assign(bytes + sizeof *h, bytes + len);
+  if (h->payload_len > MPROC_POOL_MAX_PAYLOAD) return MPROC_E_BAD_SEGMENT;
+  if (!(h->flags & kFlagBig)) {
+    if (len != sizeof *h + h->payload_len) return MPROC_E_BAD_SEGMENT;
+    payload->assign(bytes + sizeof *h, bytes + len);
+    return MPROC_OK;
   }
-  mproc_free(data);
-  if (rc != MPROC_OK || !(h->flags & kFlagBig)) return rc;
   int fd = receive_fd(at_manager ? manager_sock_ : worker_sock_, at_manager);
   if (fd < 0) return MPROC_E_BAD_SEGMENT;
   try {

@@ -70,6 +70,9 @@ class Channel {
   int manager_sock_ = -1;
   int worker_sock_ = -1;
   bool inbox_shut_ = false;
+  // Reused message buffers: each end of a channel is used by one thread.
+  std::vector<unsigned char> send_buf_;
+  std::vector<unsigned char> recv_buf_;
 };
 
 }  // namespace mproc

@@ -247,7 +247,7 @@ void Pool::deliver(Deliveries &out) {
   if (out.empty()) return;
   for (Delivery &d : out) d.sink->deliver(d.index, std::move(d.outcome));
   out.clear();
-  signal_eventfd(event_fd_);
+  if (event_fd_wanted_) signal_eventfd(event_fd_);
 }
 
 void Pool::fail_chunk_locked(Chunk &c, int status, Deliveries &out) {
@@ -297,6 +297,7 @@ int Pool::spawn_worker_locked() {
   // fires only when the pool's process (or this thread, at its end) goes.
   rc = slot->process->start();
   if (rc != MPROC_OK) return rc;
+  slot->sentinel = slot->process->sentinel();
   workers_started_++;
   workers_alive_++;
   slots_.push_back(std::move(slot));
@@ -488,8 +489,10 @@ void Pool::manager_loop() {
     Deliveries out;
     out.swap(pending_failures_);
     for (size_t i = 0; i < slots_.size();) {
-      read_outbox_locked(*slots_[i], out);
-      if (slots_[i]->process->is_alive() == 0)
+      Slot &s = *slots_[i];
+      read_outbox_locked(s, out);
+      // Only a readable pidfd (or, without pidfds, every tick) means an exit.
+      if ((s.sentinel < 0 || s.exit_signaled) && s.process->is_alive() == 0)
         handle_exit_locked(i, out);
       else
         i++;
@@ -512,14 +515,16 @@ void Pool::manager_loop() {
         (state_ == State::kTerminated || (state_ == State::kClosed && idle)) && slots_.empty();
 
     std::vector<pollfd> fds{{wake_fd_, POLLIN, 0}, {results_fd_, POLLIN, 0}};
+    std::vector<Slot *> polled;  // polled[k] owns fds[k + 2]
     bool tick = spawn_failed_ || !pending_failures_.empty();
     int64_t wake_at = 0;
     for (auto &s : slots_) {
-      int fd = s->process->sentinel();
-      if (fd >= 0)
-        fds.push_back(pollfd{fd, POLLIN, 0});
-      else
+      if (s->sentinel >= 0) {
+        fds.push_back(pollfd{s->sentinel, POLLIN, 0});
+        polled.push_back(s.get());
+      } else {
         tick = true;  // no pidfd: poll is_alive on a tick
+      }
       if (s->deadline_ns && (!wake_at || s->deadline_ns < wake_at)) wake_at = s->deadline_ns;
     }
     bool sleep = !finished && out.empty() && should_sleep_locked();
@@ -532,11 +537,14 @@ void Pool::manager_loop() {
       until = Deadline::after_ns(kTickNs);
     if (!sleep) until = Deadline::after_ns(0);  // replies are waiting: just look
     timespec ts;
-    ppoll(fds.data(), fds.size(), until.remaining(&ts), nullptr);
+    int ready = ppoll(fds.data(), fds.size(), until.remaining(&ts), nullptr);
     set_asleep(false);
-    drain_eventfd(wake_fd_);
-    drain_eventfd(results_fd_);
+    if (ready > 0 && fds[0].revents) drain_eventfd(wake_fd_);
+    if (ready > 0 && fds[1].revents) drain_eventfd(results_fd_);
     lock.lock();
+    // Only this thread removes slots, so the pointers are still good.
+    for (size_t k = 0; ready > 0 && k < polled.size(); k++)
+      if (fds[k + 2].revents) polled[k]->exit_signaled = true;
   }
   lock.lock();
   manager_finished_ = true;

@@ -56,7 +56,10 @@ class Pool {
   int close();
   int terminate();
   int join(const Deadline &deadline);
-  int event_fd() const { return event_fd_; }
+  int event_fd() {
+    event_fd_wanted_ = true;
+    return event_fd_;
+  }
   int stat(int which, uint64_t *value);
   std::shared_ptr<CallbackQueue> callbacks() const { return callbacks_; }
   // free(): terminate if running, join, run queued callbacks.
@@ -76,6 +79,8 @@ class Pool {
     bool killed_for_timeout = false;
     bool bad_message = false;  // protocol error: killed
     int64_t deadline_ns = 0;   // current item's deadline (0 = none)
+    int sentinel = -1;         // its pidfd, or -1: then polled on a tick
+    bool exit_signaled = false;  // the pidfd turned readable
   };
   struct Delivery {
     std::shared_ptr<Sink> sink;
@@ -137,6 +142,7 @@ class Pool {
   bool spawn_failed_ = false;    // last fork failed: retry on a tick
   Deliveries pending_failures_;  // outcomes decided while dispatching
 
+  std::atomic<bool> event_fd_wanted_{false};  // nobody polls it until asked for
   std::atomic<uint64_t> tasks_submitted_{0}, tasks_succeeded_{0}, tasks_failed_{0};
   std::atomic<uint64_t> workers_started_{0}, workers_died_{0}, workers_alive_{0};
 };

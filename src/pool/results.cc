@@ -45,6 +45,13 @@ bool ResultState::ready() {
   return ready_;
 }
 
+size_t in_flight_window(int workers, size_t chunksize) {
+  // Enough to keep every worker's queue full (and the pipeline busy with
+  // chunksize 1), small enough that a huge input is never taken in at once.
+  size_t w = static_cast<size_t>(workers);
+  return std::max(kWindowChunksPerWorker * w * chunksize, kWindowItemsPerWorker * w);
+}
+
 IterState::IterState(std::shared_ptr<Pool> pool, mproc_task_fn fn, void *ctx,
                      const mproc_bytes *items, size_t n, size_t chunksize, bool ordered)
     : pool_(std::move(pool)),
@@ -54,7 +61,7 @@ IterState::IterState(std::shared_ptr<Pool> pool, mproc_task_fn fn, void *ctx,
       n_(n),
       chunksize_(chunksize),
       ordered_(ordered),
-      window_(std::max<size_t>(1, 2 * static_cast<size_t>(pool_->workers())) * chunksize) {
+      window_(in_flight_window(pool_->workers(), chunksize)) {
   input_done_ = n_ == 0;
 }
 
@@ -78,6 +85,9 @@ int IterState::refill(bool all) {
     if (input_done_) return MPROC_OK;
     from = submitted_;
     to = all ? n_ : std::min(n_, consumed_ + window_);
+    // Whole chunks only (the last may be short): topping the window up one
+    // item at a time would turn every chunk into chunks of one.
+    if (to < n_) to = from + (to - from) / chunksize_ * chunksize_;
     if (to <= from) return MPROC_OK;
     submitted_ = to;  // claimed: no other caller submits these
     if (to == n_) input_done_ = true;
@@ -107,7 +117,6 @@ int IterState::next(const Deadline &deadline, size_t *index, const ItemOutcome *
     std::lock_guard<std::mutex> lock(mu_);
     if (consumed_ == n_) return MPROC_DONE;
   }
-  refill(pool_->closing());
   std::unique_lock<std::mutex> lock(mu_);
   auto available = [this] {
     return ordered_ ? by_index_.count(consumed_) > 0 : !by_arrival_.empty();
@@ -134,11 +143,13 @@ int IterState::next(const Deadline &deadline, size_t *index, const ItemOutcome *
   }
   consumed_++;
   lock.unlock();
-  refill(pool_->closing());  // keep the window full as we consume
+  refill(/*all=*/false);  // keep the window full as we consume (close() submits the rest)
   *index = current_index_;
   *outcome = &current_;
   return MPROC_OK;
 }
+
+ItemOutcome IterState::take_current() { return std::move(current_); }
 
 void IterState::abandon() {
   bool had_input;

@@ -16,6 +16,12 @@ namespace mproc {
 
 class Pool;
 
+// Items an iterator keeps submitted beyond what its caller consumed: the
+// larger of 4 chunks and 128 items per worker.
+constexpr size_t kWindowChunksPerWorker = 4;
+constexpr size_t kWindowItemsPerWorker = 128;
+size_t in_flight_window(int workers, size_t chunksize);
+
 class ResultState : public Sink, public std::enable_shared_from_this<ResultState> {
  public:
   ResultState(mproc_result_cb cb, void *userdata, std::shared_ptr<CallbackQueue> callbacks)
@@ -49,6 +55,8 @@ class IterState : public Sink, public std::enable_shared_from_this<IterState> {
   // Returns MPROC_OK or the pool's refusal (MPROC_E_STATE...).
   int refill(bool all);
   int next(const Deadline &deadline, size_t *index, const ItemOutcome **outcome);
+  // Moves the outcome the last next() returned out of the iterator.
+  ItemOutcome take_current();
   // The iterator is being freed: drop its queued work.
   void abandon();
 
