@@ -76,7 +76,7 @@ void Process::run_child(pid_t parent) {
     // Die with the parent even if it is SIGKILLed. The getppid() re-check
     // closes the race where the parent died before prctl() ran.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(1);
+    if (getppid() != parent) raise(SIGKILL);  // what the signal would have done
   }
   become_child(name_, identity_, daemon_);
   // Two processes reading one terminal is never wanted (Python does this too).
