@@ -27,6 +27,30 @@ static size_t default_warmup(size_t iterations) {
   return w;
 }
 
+int bench_parse_format(const char *value, int *format) {
+  if (value && strcmp(value, "human") == 0)
+    *format = BENCH_FORMAT_HUMAN;
+  else if (value && strcmp(value, "machine") == 0)
+    *format = BENCH_FORMAT_MACHINE;
+  else if (value && strcmp(value, "both") == 0)
+    *format = BENCH_FORMAT_BOTH;
+  else {
+    fprintf(stderr, "--format: expected human, machine or both\n");
+    return -1;
+  }
+  return 0;
+}
+
+double bench_loadavg1(void) {
+  double v = -1.0;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &v) != 1) v = -1.0;
+    fclose(f);
+  }
+  return v;
+}
+
 void bench_config_init(bench_config *cfg, size_t default_iterations) {
   cfg->iterations = default_iterations;
   cfg->warmup = default_warmup(default_iterations);
@@ -80,16 +104,7 @@ int bench_parse_args(bench_config *cfg, int argc, char **argv, const char *what)
       have_warmup = 1;
       i++;
     } else if (strcmp(a, "--format") == 0) {
-      if (val && strcmp(val, "human") == 0)
-        cfg->format = BENCH_FORMAT_HUMAN;
-      else if (val && strcmp(val, "machine") == 0)
-        cfg->format = BENCH_FORMAT_MACHINE;
-      else if (val && strcmp(val, "both") == 0)
-        cfg->format = BENCH_FORMAT_BOTH;
-      else {
-        fprintf(stderr, "--format: expected human, machine or both\n");
-        return -1;
-      }
+      if (bench_parse_format(val, &cfg->format) != 0) return -1;
       i++;
     } else {
       fprintf(stderr, "%s: unknown option '%s'\n", prog, a);

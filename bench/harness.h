@@ -136,6 +136,18 @@ void bench_config_init(bench_config *cfg, size_t default_iterations);
 int bench_parse_args(bench_config *cfg, int argc, char **argv, const char *what);
 
 /**
+ * Parses a --format value ("human", "machine" or "both") into *format.
+ * Returns 0, or -1 after printing what was expected.
+ */
+int bench_parse_format(const char *value, int *format);
+
+/**
+ * The 1-minute load average (/proc/loadavg), or -1 if unknown: worth printing
+ * next to numbers taken on a machine that may be busy.
+ */
+double bench_loadavg1(void);
+
+/**
  * Measure every case cfg->iterations times after cfg->warmup calls,
  * interleaved as described at the top of this file.
  * @param[out] out  ncases entries, in the order of @p cases.

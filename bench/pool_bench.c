@@ -633,17 +633,6 @@ static void print_record(const scenario *sc, size_t k, const bench_stats *s) {
          s->median_us > 0 ? 1e6 / s->median_us : 0.0);
 }
 
-/* 1-minute load average: a busy machine is worth knowing about when the
-   numbers look odd (the CPU-bound case needs two idle CPUs). */
-static double loadavg1(void) {
-  double v = -1.0;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &v) != 1) v = -1.0;
-    fclose(f);
-  }
-  return v;
-}
 
 static int parse_size(const char *opt, const char *text, size_t *out) {
   char *end = NULL;
@@ -775,7 +764,7 @@ int main(int argc, char **argv) {
   if (cfg.format & BENCH_FORMAT_MACHINE)
     printf("@pool_config\tworkers=%zu\timap_items=%zu\tmap_items=%u\tcpu_items=%d"
            "\tcpu_rounds=%u\tcpool_window=%u\tloadavg=%.2f\n",
-           workers, imap_n, MAP_ITEMS, CPU_ITEMS, cpu_rounds, CP_WINDOW, loadavg1());
+           workers, imap_n, MAP_ITEMS, CPU_ITEMS, cpu_rounds, CP_WINDOW, bench_loadavg1());
   fflush(stdout);
 
   int status = 0;
@@ -800,7 +789,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
   }
 
-  if (cfg.format & BENCH_FORMAT_MACHINE) printf("@pool_end\tloadavg=%.2f\n", loadavg1());
+  if (cfg.format & BENCH_FORMAT_MACHINE) printf("@pool_end\tloadavg=%.2f\n", bench_loadavg1());
 
   /* Graceful end: every task answered, every worker gone. */
   rc = mproc_pool_close(b.pool);

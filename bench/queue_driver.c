@@ -518,16 +518,7 @@ static int parse_options(options *o, int argc, char **argv, const char *what) {
       o->peers = v;
       i++;
     } else if (!strcmp(a, "--format") && v) {
-      if (!strcmp(v, "human"))
-        o->format = BENCH_FORMAT_HUMAN;
-      else if (!strcmp(v, "machine"))
-        o->format = BENCH_FORMAT_MACHINE;
-      else if (!strcmp(v, "both"))
-        o->format = BENCH_FORMAT_BOTH;
-      else {
-        fprintf(stderr, "--format: expected human, machine or both\n");
-        return -1;
-      }
+      if (bench_parse_format(v, &o->format) != 0) return -1;
       i++;
     } else {
       fprintf(stderr, "%s: unknown option or missing value '%s'\n", prog, a);
@@ -750,15 +741,6 @@ static int run_scenario(const options *o, const scenario *sc, const qb_peer *con
 
 /* ------------------------------------------------------------------------ */
 
-static double loadavg1(void) {
-  double v = -1.0;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &v) != 1) v = -1.0;
-    fclose(f);
-  }
-  return v;
-}
 
 int qb_main(int argc, char **argv, const char *what, const qb_peer *const *peers, size_t npeers) {
   options o;
@@ -791,7 +773,7 @@ int qb_main(int argc, char **argv, const char *what, const qb_peer *const *peers
   }
 
   bench_print_machine(stdout, o.format);
-  double load_start = loadavg1();
+  double load_start = bench_loadavg1();
   if (o.format & BENCH_FORMAT_MACHINE)
     printf("@queue_config\trounds=%zu\twarmup=%zu\tscale=%g\tpin=%s\tcpus=%d,%d\tloadavg=%.2f\n",
            o.rounds, o.warmup, o.scale, g_pin && g_cpu[0] >= 0 ? "1p1c+pingpong" : "none",
@@ -816,6 +798,6 @@ int qb_main(int argc, char **argv, const char *what, const qb_peer *const *peers
   /* The load average of the last minute, read again at the end: our own
      spinning children count in it too (about 2 during the ring and mproc
      runs), so only what is well above that says someone else was busy. */
-  if (o.format & BENCH_FORMAT_MACHINE) printf("@queue_end\tloadavg=%.2f\n", loadavg1());
+  if (o.format & BENCH_FORMAT_MACHINE) printf("@queue_end\tloadavg=%.2f\n", bench_loadavg1());
   return any_failed ? 1 : 0;
 }
