@@ -9,15 +9,20 @@
 #include "pool/results.h"
 #include "pool/worker.h"
 
+// Each handle remembers the process that made it: in a forked child its
+// locks may have been copied while held, so nothing there may touch them.
 struct mproc_pool {
   std::shared_ptr<mproc::Pool> pool;
+  pid_t owner = getpid();
 };
 struct mproc_result {
   std::shared_ptr<mproc::ResultState> state;
+  pid_t owner = getpid();
 };
 struct mproc_iter {
   std::shared_ptr<mproc::IterState> state;
   const mproc::ItemOutcome *last = nullptr;  // what the last next() returned
+  pid_t owner = getpid();
 };
 
 using mproc::Deadline;
@@ -25,12 +30,20 @@ using mproc::guarded;
 
 namespace {
 
+// MPROC_E_INVAL for NULL, MPROC_E_STATE for another process's handle, else OK.
+template <typename Handle>
+int usable(const Handle *h) {
+  if (!h) return MPROC_E_INVAL;
+  return h->owner == getpid() ? MPROC_OK : MPROC_E_STATE;
+}
+
 int parse_timeout(double timeout, Deadline *out) { return Deadline::from_seconds(timeout, out); }
 
 int submit_one(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len, void *ctx,
                mproc_result_cb cb, void *userdata, mproc_result **out) {
   if (!p || !fn || (!arg && arg_len > 0)) return MPROC_E_INVAL;
   if (arg_len > MPROC_POOL_MAX_PAYLOAD) return MPROC_E_TOOBIG;
+  if (int rc = usable(p)) return rc;
   return guarded([&] {
     auto state = std::make_shared<mproc::ResultState>(cb, userdata, p->pool->callbacks());
     auto chunk = std::make_shared<mproc::Chunk>();
@@ -65,8 +78,8 @@ int make_iter(mproc_pool *p, mproc_task_fn fn, const mproc_bytes *items, size_t 
     if (!items[i].data && items[i].len > 0) return MPROC_E_INVAL;
     if (items[i].len > MPROC_POOL_MAX_PAYLOAD) return MPROC_E_TOOBIG;
   }
+  if (int rc = usable(p)) return rc;
   return guarded([&] {
-    if (!p->pool->owned_here()) return MPROC_E_STATE;
     if (p->pool->closing()) return MPROC_E_STATE;
     if (chunksize == 0) chunksize = auto_chunksize(n, p->pool->workers());
     auto state = std::make_shared<mproc::IterState>(p->pool, fn, ctx, items, n, chunksize, ordered);
@@ -110,7 +123,7 @@ MPROC_API int mproc_pool_new(mproc_pool **out, int workers) {
 }
 
 MPROC_API int mproc_pool_start(mproc_pool *p) {
-  if (!p) return MPROC_E_INVAL;
+  if (int rc = usable(p)) return rc;
   return guarded([&] { return p->pool->start(); });
 }
 
@@ -119,16 +132,17 @@ MPROC_API int mproc_pool_workers(const mproc_pool *p) { return p ? p->pool->work
 MPROC_API int mproc_pool_set_initializer(mproc_pool *p, mproc_target_fn init, const void *arg,
                                          size_t arg_len, void *ctx) {
   if (!p || (!arg && arg_len > 0)) return MPROC_E_INVAL;
+  if (int rc = usable(p)) return rc;
   return guarded([&] { return p->pool->set_initializer(init, arg, arg_len, ctx); });
 }
 
 MPROC_API int mproc_pool_set_maxtasksperchild(mproc_pool *p, uint32_t n) {
-  if (!p) return MPROC_E_INVAL;
+  if (int rc = usable(p)) return rc;
   return guarded([&] { return p->pool->set_maxtasksperchild(n); });
 }
 
 MPROC_API int mproc_pool_set_task_timeout(mproc_pool *p, double seconds) {
-  if (!p) return MPROC_E_INVAL;
+  if (int rc = usable(p)) return rc;
   return guarded([&] { return p->pool->set_task_timeout(seconds); });
 }
 
@@ -172,7 +186,7 @@ MPROC_API int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn, const void *arg,
 }
 
 MPROC_API int mproc_result_wait(mproc_result *r, double timeout) {
-  if (!r) return MPROC_E_INVAL;
+  if (int rc = usable(r)) return rc;
   Deadline d = Deadline::forever();
   int rc = parse_timeout(timeout, &d);
   if (rc != MPROC_OK) return rc;
@@ -180,18 +194,18 @@ MPROC_API int mproc_result_wait(mproc_result *r, double timeout) {
 }
 
 MPROC_API int mproc_result_ready(mproc_result *r) {
-  if (!r) return MPROC_E_INVAL;
+  if (int rc = usable(r)) return rc;
   return r->state->ready() ? 1 : 0;
 }
 
 MPROC_API int mproc_result_successful(mproc_result *r) {
-  if (!r) return MPROC_E_INVAL;
+  if (int rc = usable(r)) return rc;
   if (!r->state->ready()) return MPROC_E_BUSY;
   return r->state->outcome().status == MPROC_OK ? 1 : 0;
 }
 
 MPROC_API int mproc_result_get(mproc_result *r, const void **data, size_t *len, double timeout) {
-  if (!r) return MPROC_E_INVAL;
+  if (int rc = usable(r)) return rc;
   Deadline d = Deadline::forever();
   int rc = parse_timeout(timeout, &d);
   if (rc != MPROC_OK) return rc;
@@ -208,7 +222,8 @@ MPROC_API int mproc_result_get(mproc_result *r, const void **data, size_t *len, 
 }
 
 MPROC_API int mproc_result_worker_exitcode(mproc_result *r, int *code) {
-  if (!r || !code) return MPROC_E_INVAL;
+  if (!code) return MPROC_E_INVAL;
+  if (int rc = usable(r)) return rc;
   if (!r->state->ready()) return MPROC_E_BUSY;
   const mproc::ItemOutcome &o = r->state->outcome();
   if (!o.has_worker_exit) return MPROC_E_STATE;
@@ -231,7 +246,7 @@ MPROC_API int mproc_pool_imap_unordered(mproc_pool *p, mproc_task_fn fn,
 
 MPROC_API int mproc_iter_next(mproc_iter *it, size_t *index, const void **data, size_t *len,
                               double timeout) {
-  if (!it) return MPROC_E_INVAL;
+  if (int rc = usable(it)) return rc;
   Deadline d = Deadline::forever();
   int rc = parse_timeout(timeout, &d);
   if (rc != MPROC_OK) return rc;
@@ -259,7 +274,7 @@ MPROC_API int mproc_iter_worker_exitcode(mproc_iter *it, int *code) {
 
 MPROC_API void mproc_iter_free(mproc_iter *it) {
   if (!it) return;
-  guarded([&] {
+  if (usable(it) == MPROC_OK) guarded([&] {
     it->state->abandon();
     return MPROC_OK;
   });
@@ -311,17 +326,17 @@ MPROC_API int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const mproc_bytes 
 }
 
 MPROC_API int mproc_pool_close(mproc_pool *p) {
-  if (!p) return MPROC_E_INVAL;
+  if (int rc = usable(p)) return rc;
   return guarded([&] { return p->pool->close(); });
 }
 
 MPROC_API int mproc_pool_terminate(mproc_pool *p) {
-  if (!p) return MPROC_E_INVAL;
+  if (int rc = usable(p)) return rc;
   return guarded([&] { return p->pool->terminate(); });
 }
 
 MPROC_API int mproc_pool_join(mproc_pool *p, double timeout) {
-  if (!p) return MPROC_E_INVAL;
+  if (int rc = usable(p)) return rc;
   Deadline d = Deadline::forever();
   int rc = parse_timeout(timeout, &d);
   if (rc != MPROC_OK) return rc;
@@ -329,8 +344,7 @@ MPROC_API int mproc_pool_join(mproc_pool *p, double timeout) {
 }
 
 MPROC_API int mproc_pool_event_fd(mproc_pool *p) {
-  if (!p) return MPROC_E_INVAL;
-  if (!p->pool->owned_here()) return MPROC_E_STATE;
+  if (int rc = usable(p)) return rc;
   return p->pool->event_fd();
 }
 

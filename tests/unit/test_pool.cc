@@ -789,17 +789,47 @@ TEST(PoolProcess, RepeatedPoolsLeaveNoZombieAndNoDescriptor) {
 }
 
 TEST(PoolProcess, APoolIsUselessInAForkedChild) {
-  mproc_pool *p = make_pool(1);
-  ASSERT_EQ(mproc_pool_start(p), MPROC_OK);
-  int rc = run_in_child([&] {
-    int64_t one = 1;
-    mproc_result *r = nullptr;
-    if (mproc_pool_apply_async(p, square, &one, sizeof one, nullptr, &r) != MPROC_E_STATE) return 1;
-    if (mproc_pool_close(p) != MPROC_E_STATE) return 2;
-    if (mproc_pool_join(p, 0.0) != MPROC_E_STATE) return 3;
-    return 0;
-  });
-  EXPECT_EQ(rc, 0);
+  // Forks while the manager thread is busy (and may hold the pool's lock,
+  // which the child inherits locked): every call must refuse at once.
+  mproc_pool *p = make_pool(2);
+  std::vector<int64_t> in = range(3000);
+  std::vector<mproc_bytes> items = as_items(in);
+  mproc_iter *it = nullptr;
+  ASSERT_EQ(mproc_pool_imap_unordered(p, square, items.data(), items.size(), 1, nullptr, &it),
+            MPROC_OK);
+  mproc_result *r = nullptr;
+  int64_t one = 1;
+  ASSERT_EQ(mproc_pool_apply_async(p, square, &one, sizeof one, nullptr, &r), MPROC_OK);
+  size_t seen = 0;
+  for (int round = 0; round < 20; round++) {
+    int rc = run_in_child(
+        [&] {
+          mproc_result *mine = nullptr;
+          mproc_iter *other = nullptr;
+          if (mproc_pool_apply_async(p, square, &one, sizeof one, nullptr, &mine) != MPROC_E_STATE)
+            return 1;
+          if (mproc_pool_imap(p, square, items.data(), 1, 1, nullptr, &other) != MPROC_E_STATE)
+            return 2;
+          if (mproc_pool_close(p) != MPROC_E_STATE) return 3;
+          if (mproc_pool_terminate(p) != MPROC_E_STATE) return 4;
+          if (mproc_pool_join(p, 0.0) != MPROC_E_STATE) return 5;
+          if (mproc_result_get(r, nullptr, nullptr, 0.0) != MPROC_E_STATE) return 6;
+          if (mproc_iter_next(it, nullptr, nullptr, nullptr, 0.0) != MPROC_E_STATE) return 7;
+          mproc_iter_free(it);  // safe in any process
+          mproc_result_free(r);
+          mproc_pool_free(p);
+          return 0;
+        },
+        20.0);
+    ASSERT_EQ(rc, 0) << "round " << round;
+    for (int k = 0; k < 100 && mproc_iter_next(it, nullptr, nullptr, nullptr, 60.0) == MPROC_OK; k++)
+      seen++;
+  }
+  while (mproc_iter_next(it, nullptr, nullptr, nullptr, 60.0) == MPROC_OK) seen++;
+  EXPECT_EQ(seen, in.size());
+  EXPECT_EQ(mproc_result_get(r, nullptr, nullptr, 60.0), MPROC_OK);
+  mproc_result_free(r);
+  mproc_iter_free(it);
   close_join_free(p);
 }
 
