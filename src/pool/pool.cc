@@ -467,8 +467,8 @@ void Pool::check_timeouts_locked() {
 }
 
 void Pool::set_asleep(bool asleep) {
-  asleep_->store(asleep ? 1 : 0, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // A read-modify-write, not a store: see notify() in worker.cc.
+  asleep_->exchange(asleep ? 1 : 0, std::memory_order_seq_cst);
 }
 
 bool Pool::should_sleep_locked() {

@@ -10,10 +10,10 @@ namespace mproc {
 namespace {
 
 void notify(const WorkerSetup *s) {
-  // Pairs with the manager's store-fence-recheck before it sleeps: either
-  // it sees our message, or we see it asleep and wake it.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!s->manager_asleep->load(std::memory_order_relaxed)) return;
+  // Pairs with the manager's exchange-then-recheck before it sleeps: the
+  // two read-modify-writes on the flag are ordered, so either it sees our
+  // message, or we see it asleep and wake it.
+  if (!s->manager_asleep->fetch_add(0, std::memory_order_seq_cst)) return;
   uint64_t one = 1;
   ssize_t ignored = write(s->notify_fd, &one, sizeof one);
   (void)ignored;

@@ -25,7 +25,7 @@ struct WorkerSetup {
   int notify_fd = -1;  // eventfd: "a message is in your outbox" to the manager
   // Set by the manager (in shared memory) while it sleeps: a worker makes
   // the notify syscall only then, so a busy pool makes none per task.
-  const std::atomic<uint32_t> *manager_asleep = nullptr;
+  std::atomic<uint32_t> *manager_asleep = nullptr;
   mproc_target_fn init = nullptr;
   const std::vector<unsigned char> *init_arg = nullptr;
   void *init_ctx = nullptr;
