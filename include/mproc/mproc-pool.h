@@ -45,9 +45,10 @@
  * Thread-safety: safe (internally locked): any thread may submit, wait and
  * iterate, except that mproc_pool_free(), mproc_result_free() and
  * mproc_iter_free() must not race with other calls on the same handle.
- * One mproc_iter must not be advanced by two threads at once. A pool
- * belongs to the process that created it: in a forked child every call
- * returns MPROC_E_STATE.
+ * One mproc_iter must not be advanced by two threads at once. A pool, and
+ * its results and iterators, belong to the process that created them: in a
+ * forked child every call on them returns MPROC_E_STATE (the *_free calls
+ * are safe and only release memory there).
  */
 #ifndef MPROC_MPROC_POOL_H
 #define MPROC_MPROC_POOL_H
