@@ -32,11 +32,12 @@ its tables; times are per round trip, per item (imap, map) or per item set
 
 import argparse
 import concurrent.futures
-import math
 import multiprocessing
 import platform
 import sys
 import time
+
+from benchstats import stats
 
 MASK64 = (1 << 64) - 1
 CPU_ITEMS = 64
@@ -68,27 +69,6 @@ def cpu_hash(x, rounds=CPU_ROUNDS):
 
 def auto_chunk(n, workers):
     return max(1, -(-n // (4 * workers)))
-
-
-def quantile(sorted_samples, q):
-    pos = q * (len(sorted_samples) - 1)
-    lo = int(pos)
-    if lo + 1 >= len(sorted_samples):
-        return sorted_samples[-1]
-    frac = pos - lo
-    return sorted_samples[lo] + (sorted_samples[lo + 1] - sorted_samples[lo]) * frac
-
-
-def stats(samples_us):
-    s = sorted(samples_us)
-    n = len(s)
-    mean = sum(s) / n
-    var = sum((x - mean) ** 2 for x in s) / (n - 1) if n > 1 else 0.0
-    return {
-        "median_us": quantile(s, 0.5), "mean_us": mean, "min_us": s[0],
-        "p10_us": quantile(s, 0.1), "p90_us": quantile(s, 0.9), "max_us": s[-1],
-        "stddev_us": math.sqrt(var),
-    }
 
 
 class Bench:

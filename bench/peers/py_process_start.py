@@ -16,11 +16,12 @@ interpolate linearly between sorted samples.
 """
 
 import argparse
-import math
 import multiprocessing
 import platform
 import sys
 import time
+
+from benchstats import stats
 
 DEFAULT_ITERATIONS = 300
 
@@ -31,33 +32,6 @@ def trivial_target():
 
 def default_warmup(iterations):
     return max(10, min(100, iterations // 10))
-
-
-def quantile(sorted_samples, q):
-    pos = q * (len(sorted_samples) - 1)
-    lo = int(pos)
-    if lo + 1 >= len(sorted_samples):
-        return sorted_samples[-1]
-    frac = pos - lo
-    return sorted_samples[lo] + (sorted_samples[lo + 1] - sorted_samples[lo]) * frac
-
-
-def stats(samples_us):
-    s = sorted(samples_us)
-    n = len(s)
-    mean = sum(s) / n
-    var = sum((x - mean) ** 2 for x in s) / (n - 1) if n > 1 else 0.0
-    return {
-        "iterations": n,
-        "ops_per_call": 1,
-        "median_us": quantile(s, 0.5),
-        "mean_us": mean,
-        "min_us": s[0],
-        "p10_us": quantile(s, 0.1),
-        "p90_us": quantile(s, 0.9),
-        "max_us": s[-1],
-        "stddev_us": math.sqrt(var),
-    }
 
 
 def one_run(ctx):

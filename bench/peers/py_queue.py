@@ -28,13 +28,14 @@ the same @bench records (with scenario=, kind=, peer=python... fields).
 """
 
 import argparse
-import math
 import multiprocessing
 import os
 import platform
 import struct
 import sys
 import time
+
+from benchstats import stats
 
 MAGIC = 0x716D6271
 STOP = (1 << 64) - 1
@@ -226,24 +227,6 @@ def run_pingpong(ctx, sc, count, cpus, measured=True):
     for q in (req, rep, err):
         q.close()
     return list(samples)
-
-
-def quantile(s, q):
-    pos = q * (len(s) - 1)
-    lo = int(pos)
-    if lo + 1 >= len(s):
-        return s[-1]
-    return s[lo] + (s[lo + 1] - s[lo]) * (pos - lo)
-
-
-def stats(samples, ops):
-    s = sorted(samples)
-    n = len(s)
-    mean = sum(s) / n
-    var = sum((x - mean) ** 2 for x in s) / (n - 1) if n > 1 else 0.0
-    return {"iterations": n, "ops_per_call": ops, "median_us": quantile(s, 0.5),
-            "mean_us": mean, "min_us": s[0], "p10_us": quantile(s, 0.1),
-            "p90_us": quantile(s, 0.9), "max_us": s[-1], "stddev_us": math.sqrt(var)}
 
 
 def emit(fmt, sc, st, label, runtime, messages):
