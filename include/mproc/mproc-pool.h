@@ -361,8 +361,9 @@ MPROC_API int mproc_pool_stat(mproc_pool *p, int which, uint64_t *value);
 /**
  * Release the pool. A pool that is still running is terminated first (like
  * leaving Python's `with Pool()` block); a graceful end is close, join,
- * free. Waits for the workers to exit and for queued callbacks to run.
- * NULL is a no-op.
+ * free. Waits for the workers to exit and for queued callbacks to run
+ * (called from a result callback, it cannot wait for the callbacks still
+ * queued: they run after it returns). NULL is a no-op.
  * @since 0.1.0
  */
 MPROC_API void mproc_pool_free(mproc_pool *p);

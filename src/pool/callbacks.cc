@@ -10,7 +10,13 @@ CallbackQueue::~CallbackQueue() { stop(); }
 
 void CallbackQueue::post(std::function<void()> fn) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (!stopping_ && !started_) started_ = start_thread(&thread_, main, this, /*detached=*/false);
+  if (!stopping_ && !started_) {
+    // The thread keeps the queue alive while it runs: a callback may free
+    // the pool, and with it the pool's reference.
+    auto *keep = new std::shared_ptr<CallbackQueue>(shared_from_this());
+    started_ = start_thread(&thread_, main, keep, /*detached=*/false);
+    if (!started_) delete keep;
+  }
   if (stopping_ || !started_) {
     lock.unlock();
     fn();
@@ -30,11 +36,20 @@ void CallbackQueue::stop() {
     join = started_;
     cv_.notify_one();
   }
-  if (join) pthread_join(thread_, nullptr);
+  if (!join) return;
+  // Called from a callback (freeing the pool there): the thread cannot wait
+  // for itself; it finishes what is queued and ends on its own.
+  if (pthread_equal(pthread_self(), thread_))
+    pthread_detach(thread_);
+  else
+    pthread_join(thread_, nullptr);
 }
 
-void *CallbackQueue::main(void *self) {
-  auto *q = static_cast<CallbackQueue *>(self);
+void *CallbackQueue::main(void *arg) {
+  auto *keep = static_cast<std::shared_ptr<CallbackQueue> *>(arg);
+  std::shared_ptr<CallbackQueue> self = std::move(*keep);
+  delete keep;
+  CallbackQueue *q = self.get();
   std::unique_lock<std::mutex> lock(q->mu_);
   for (;;) {
     q->cv_.wait(lock, [q] { return !q->calls_.empty() || q->stopping_; });

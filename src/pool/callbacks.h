@@ -9,11 +9,12 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 
 namespace mproc {
 
-class CallbackQueue {
+class CallbackQueue : public std::enable_shared_from_this<CallbackQueue> {
  public:
   CallbackQueue() = default;
   ~CallbackQueue();
@@ -21,14 +22,16 @@ class CallbackQueue {
   CallbackQueue &operator=(const CallbackQueue &) = delete;
 
   // Queues a call; starts the thread on first use. After stop() (or if the
-  // thread cannot start) the call runs at once on the calling thread.
+  // thread cannot start) the call runs at once on the calling thread. The
+  // queue must be owned by a shared_ptr.
   void post(std::function<void()> fn);
-  // Runs what is queued, then ends the thread. Idempotent. A no-op in a
-  // forked child, where the thread does not exist.
+  // Runs what is queued, then ends the thread (waiting for it, unless called
+  // from that thread). Idempotent. A no-op in a forked child, where the
+  // thread does not exist.
   void stop();
 
  private:
-  static void *main(void *self);
+  static void *main(void *keep);  // keep: a heap shared_ptr to the queue
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -704,6 +704,28 @@ TEST(PoolCallbacks, ASlowCallbackDoesNotStallResults) {
   close_join_free(p);
 }
 
+struct FreeFromCallback {
+  mproc_pool *pool = nullptr;
+  std::atomic<int> done{0};
+};
+
+void free_pool_in_callback(int, const void *, size_t, void *userdata) {
+  auto *f = static_cast<FreeFromCallback *>(userdata);
+  mproc_pool_free(f->pool);  // the last thing many programs do in a callback
+  f->done = 1;
+}
+
+TEST(PoolCallbacks, ACallbackMayFreeThePool) {
+  FreeFromCallback f;
+  f.pool = make_pool(1);
+  int64_t two = 2;
+  ASSERT_EQ(mproc_pool_apply_async_cb(f.pool, square, &two, sizeof two, nullptr,
+                                      free_pool_in_callback, &f, nullptr),
+            MPROC_OK);
+  EXPECT_TRUE(wait_until([&] { return f.done.load() == 1; }, 60.0));
+  EXPECT_TRUE(wait_until([] { return mproc_test::has_no_children(); }, 30.0));
+}
+
 TEST(PoolCallbacks, EventFdSignalsCompletedResults) {
   mproc_pool *p = make_pool(1);
   int fd = mproc_pool_event_fd(p);
