@@ -59,9 +59,9 @@ IterState::IterState(std::shared_ptr<Pool> pool, mproc_task_fn fn, void *ctx,
       ctx_(ctx),
       items_(items),
       n_(n),
-      chunksize_(chunksize),
+      chunksize_(std::min<size_t>(chunksize, UINT32_MAX)),  // a chunk counts items in 32 bits
       ordered_(ordered),
-      window_(in_flight_window(pool_->workers(), chunksize)) {
+      window_(in_flight_window(pool_->workers(), chunksize_)) {
   input_done_ = n_ == 0;
 }
 
@@ -92,13 +92,18 @@ int IterState::refill(bool all) {
     submitted_ = to;  // claimed: no other caller submits these
     if (to == n_) input_done_ = true;
   }
-  for (size_t i = from; i < to; i += chunksize_) {
+  for (size_t i = from, j; i < to; i = j) {
+    // A chunk ends after chunksize items or kMaxChunkBytes of input,
+    // whichever comes first; an item larger than that travels alone.
+    size_t bytes = items_[i].len;
+    for (j = i + 1; j < to && j - i < chunksize_ && bytes + items_[j].len <= kMaxChunkBytes; j++)
+      bytes += items_[j].len;
     auto chunk = std::make_shared<Chunk>();
     chunk->fn = fn_;
     chunk->ctx = ctx_;
     chunk->sink = shared_from_this();
     chunk->first_index = i;
-    chunk->count = static_cast<uint32_t>(std::min(chunksize_, to - i));
+    chunk->count = static_cast<uint32_t>(j - i);
     chunk->payload = pack_items(items_ + i, chunk->count);
     int rc = pool_->submit(chunk, /*from_iterator=*/true);
     if (rc != MPROC_OK) {

@@ -20,6 +20,9 @@ class Pool;
 // larger of 4 chunks and 128 items per worker.
 constexpr size_t kWindowChunksPerWorker = 4;
 constexpr size_t kWindowItemsPerWorker = 128;
+// Input bytes one chunk carries at most (so a chunk stays far below
+// MPROC_POOL_MAX_PAYLOAD whatever the chunksize).
+constexpr size_t kMaxChunkBytes = 64u << 20;
 size_t in_flight_window(int workers, size_t chunksize);
 
 class ResultState : public Sink, public std::enable_shared_from_this<ResultState> {

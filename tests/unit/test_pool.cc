@@ -203,6 +203,30 @@ TEST(PoolApply, LargeArgumentsAndRepliesTravel) {
   close_join_free(p);
 }
 
+TEST(PoolApply, ChunksOfLargeItemsAreSplitByBytes) {
+  // 5 items of 20 MiB with chunksize 5: too much for one chunk, so the pool
+  // cuts it by bytes; every item must still come back intact, in order.
+  mproc_pool *p = make_pool(2);
+  std::vector<std::vector<unsigned char>> big(5, std::vector<unsigned char>(20u << 20));
+  std::vector<mproc_bytes> items;
+  for (size_t k = 0; k < big.size(); k++) {
+    for (size_t i = 0; i < big[k].size(); i += 4096) big[k][i] = static_cast<unsigned char>(k + i);
+    items.push_back(mproc_bytes{big[k].data(), big[k].size()});
+  }
+  mproc_iter *it = nullptr;
+  ASSERT_EQ(mproc_pool_imap(p, echo, items.data(), items.size(), 5, nullptr, &it), MPROC_OK);
+  for (size_t k = 0; k < big.size(); k++) {
+    size_t idx = 0, len = 0;
+    const void *data = nullptr;
+    ASSERT_EQ(mproc_iter_next(it, &idx, &data, &len, 120.0), MPROC_OK);
+    EXPECT_EQ(idx, k);
+    ASSERT_EQ(len, big[k].size());
+    EXPECT_EQ(memcmp(data, big[k].data(), len), 0);
+  }
+  mproc_iter_free(it);
+  close_join_free(p);
+}
+
 // --- map, imap, imap_unordered -------------------------------------------------
 
 TEST(PoolMap, MapOverARangeWithEveryChunksize) {
