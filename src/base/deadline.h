@@ -14,7 +14,8 @@ class Deadline {
  public:
   // Parses an API timeout. Returns MPROC_OK or MPROC_E_INVAL (NaN).
   static int from_seconds(double seconds, Deadline *out);
-  static Deadline forever() { return Deadline(true, 0); }
+  Deadline() : Deadline(true, 0) {}  // forever
+  static Deadline forever() { return Deadline(); }
   static Deadline after_ns(int64_t ns) { return Deadline(false, monotonic_ns() + ns); }
 
   bool is_forever() const { return forever_; }

@@ -37,8 +37,6 @@ int usable(const Handle *h) {
   return h->owner == getpid() ? MPROC_OK : MPROC_E_STATE;
 }
 
-int parse_timeout(double timeout, Deadline *out) { return Deadline::from_seconds(timeout, out); }
-
 int submit_one(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len, void *ctx,
                mproc_result_cb cb, void *userdata, mproc_result **out) {
   if (!p || !fn || (!arg && arg_len > 0)) return MPROC_E_INVAL;
@@ -187,9 +185,8 @@ MPROC_API int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn, const void *arg,
 
 MPROC_API int mproc_result_wait(mproc_result *r, double timeout) {
   if (int rc = usable(r)) return rc;
-  Deadline d = Deadline::forever();
-  int rc = parse_timeout(timeout, &d);
-  if (rc != MPROC_OK) return rc;
+  Deadline d;
+  if (int rc = Deadline::from_seconds(timeout, &d)) return rc;
   return guarded([&] { return r->state->wait(d); });
 }
 
@@ -206,9 +203,8 @@ MPROC_API int mproc_result_successful(mproc_result *r) {
 
 MPROC_API int mproc_result_get(mproc_result *r, const void **data, size_t *len, double timeout) {
   if (int rc = usable(r)) return rc;
-  Deadline d = Deadline::forever();
-  int rc = parse_timeout(timeout, &d);
-  if (rc != MPROC_OK) return rc;
+  Deadline d;
+  if (int rc = Deadline::from_seconds(timeout, &d)) return rc;
   return guarded([&] {
     int wrc = r->state->wait(d);
     if (wrc != MPROC_OK) return wrc;
@@ -247,9 +243,8 @@ MPROC_API int mproc_pool_imap_unordered(mproc_pool *p, mproc_task_fn fn,
 MPROC_API int mproc_iter_next(mproc_iter *it, size_t *index, const void **data, size_t *len,
                               double timeout) {
   if (int rc = usable(it)) return rc;
-  Deadline d = Deadline::forever();
-  int rc = parse_timeout(timeout, &d);
-  if (rc != MPROC_OK) return rc;
+  Deadline d;
+  if (int rc = Deadline::from_seconds(timeout, &d)) return rc;
   return guarded([&] {
     size_t i = 0;
     const mproc::ItemOutcome *o = nullptr;
@@ -337,9 +332,8 @@ MPROC_API int mproc_pool_terminate(mproc_pool *p) {
 
 MPROC_API int mproc_pool_join(mproc_pool *p, double timeout) {
   if (int rc = usable(p)) return rc;
-  Deadline d = Deadline::forever();
-  int rc = parse_timeout(timeout, &d);
-  if (rc != MPROC_OK) return rc;
+  Deadline d;
+  if (int rc = Deadline::from_seconds(timeout, &d)) return rc;
   return guarded([&] { return p->pool->join(d); });
 }
 

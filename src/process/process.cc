@@ -97,13 +97,17 @@ void Process::run_child(pid_t parent) {
   _exit(code & 0xff);
 }
 
-int Process::join(double timeout) {
-  Deadline deadline = Deadline::forever();
-  int rc = Deadline::from_seconds(timeout, &deadline);
-  if (rc != MPROC_OK) return rc;
+int Process::started(std::shared_ptr<Child> *out) const {
   if (!owned_here()) return MPROC_E_STATE;
-  std::shared_ptr<Child> c = child();
-  if (!c) return MPROC_E_STATE;
+  *out = child();
+  return *out ? MPROC_OK : MPROC_E_STATE;
+}
+
+int Process::join(double timeout) {
+  Deadline deadline;
+  if (int rc = Deadline::from_seconds(timeout, &deadline)) return rc;
+  std::shared_ptr<Child> c;
+  if (int rc = started(&c)) return rc;
   return ProcessTable::instance().join(c, deadline);
 }
 
@@ -115,25 +119,22 @@ int Process::is_alive() {
 }
 
 int Process::send_signal(int sig) {
-  if (!owned_here()) return MPROC_E_STATE;
-  std::shared_ptr<Child> c = child();
-  if (!c) return MPROC_E_STATE;
+  std::shared_ptr<Child> c;
+  if (int rc = started(&c)) return rc;
   return ProcessTable::instance().signal(*c, sig);
 }
 
 int Process::exitcode(int *code) {
-  if (!owned_here()) return MPROC_E_STATE;
-  std::shared_ptr<Child> c = child();
-  if (!c) return MPROC_E_STATE;
+  std::shared_ptr<Child> c;
+  if (int rc = started(&c)) return rc;
   if (!ProcessTable::instance().poll(*c)) return MPROC_E_BUSY;
   *code = c->exitcode;  // immutable once reaped
   return MPROC_OK;
 }
 
 int Process::sentinel() const {
-  if (!owned_here()) return MPROC_E_STATE;
-  std::shared_ptr<Child> c = child();
-  if (!c) return MPROC_E_STATE;
+  std::shared_ptr<Child> c;
+  if (int rc = started(&c)) return rc;
   return c->pidfd >= 0 ? c->pidfd : MPROC_E_SYS;
 }
 

@@ -42,6 +42,9 @@ class Process {
   bool owned_here() const;
   // The started child, or nullptr before start.
   std::shared_ptr<Child> child() const;
+  // MPROC_OK and the child of a started handle this process owns, else
+  // MPROC_E_STATE (the precondition of every action on a child).
+  int started(std::shared_ptr<Child> *out) const;
   [[noreturn]] void run_child(pid_t parent);
 
   mutable std::mutex mu_;  // guards configuration and child_ against start()

@@ -61,16 +61,15 @@ int Queue::finish(std::unique_ptr<Segment> seg, std::unique_ptr<Queue> *out) {
 int Queue::recover_hook(void *self) { return static_cast<Queue *>(self)->ring_.recover(true); }
 
 int Queue::put(const void *data, size_t len, double timeout) {
-  Deadline dl = Deadline::forever();
-  int rc = Deadline::from_seconds(timeout, &dl);
-  if (rc != MPROC_OK) return rc;
+  Deadline dl;
+  if (int rc = Deadline::from_seconds(timeout, &dl)) return rc;
   if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
   if (len > seg_->geometry().max_message) return MPROC_E_TOOBIG;
   Op op(*seg_);
   if (op.rc() != MPROC_OK) return op.rc();
   const bool may_pad = timeout != 0;
   Claim claim;
-  rc = wait_for(
+  int rc = wait_for(
       ring_.space_ec(), spinner_, dl, MPROC_E_FULL,
       [&] {
         if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
@@ -83,9 +82,8 @@ int Queue::put(const void *data, size_t len, double timeout) {
 }
 
 int Queue::get(void *buf, size_t cap, size_t *len, double timeout) {
-  Deadline dl = Deadline::forever();
-  int rc = Deadline::from_seconds(timeout, &dl);
-  if (rc != MPROC_OK) return rc;
+  Deadline dl;
+  if (int rc = Deadline::from_seconds(timeout, &dl)) return rc;
   return get_until(buf, cap, len, dl);
 }
 
@@ -113,15 +111,15 @@ int Queue::get_until(void *buf, size_t cap, size_t *len, const Deadline &dl) {
 }
 
 int Queue::get_alloc(void **data, size_t *len, double timeout) {
-  Deadline dl = Deadline::forever();
-  int rc = Deadline::from_seconds(timeout, &dl);
-  if (rc != MPROC_OK) return rc;
+  Deadline dl;
+  if (int rc = Deadline::from_seconds(timeout, &dl)) return rc;
   // A buffer is always in hand before a message is claimed, so running out
   // of memory never costs a message: a too-small buffer gets TOOBIG (the
   // message stays queued) and is grown for the next try.
   size_t cap = 64;
   void *buf = malloc(cap);
   if (!buf) return MPROC_E_NOMEM;
+  int rc;
   for (;;) {
     size_t n = 0;
     rc = get_until(buf, cap, &n, dl);
