@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <new>
@@ -61,7 +62,7 @@ bool Pool::ok() const {
 
 int Pool::set_initializer(mproc_target_fn init, const void *arg, size_t arg_len, void *ctx) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!owned_here() || manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
+  if (manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
   const auto *bytes = static_cast<const unsigned char *>(arg);
   init_arg_.assign(bytes, bytes + arg_len);
   init_ = init;
@@ -71,16 +72,15 @@ int Pool::set_initializer(mproc_target_fn init, const void *arg, size_t arg_len,
 
 int Pool::set_maxtasksperchild(uint32_t n) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!owned_here() || manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
+  if (manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
   max_tasks_ = n;
   return MPROC_OK;
 }
 
 int Pool::set_task_timeout(double seconds) {
-  Deadline parsed = Deadline::forever();
-  if (Deadline::from_seconds(seconds, &parsed) != MPROC_OK || seconds == 0) return MPROC_E_INVAL;
+  if (std::isnan(seconds) || seconds == 0) return MPROC_E_INVAL;
   std::lock_guard<std::mutex> lock(mu_);
-  if (!owned_here() || manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
+  if (manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
   task_timeout_ns_ = seconds < 0 ? 0 : static_cast<int64_t>(seconds * 1e9);
   return MPROC_OK;
 }
@@ -93,8 +93,7 @@ size_t Pool::depth() const {
 
 int Pool::start() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!owned_here() || state_ == State::kClosed || state_ == State::kTerminated)
-    return MPROC_E_STATE;
+  if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_E_STATE;
   return start_locked();
 }
 
@@ -112,7 +111,6 @@ int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
   Deliveries out;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!owned_here()) return MPROC_E_STATE;
     if (!from_iterator) {
       if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_E_STATE;
       if (broken_) return MPROC_E_INIT_FAILED;
@@ -165,7 +163,6 @@ int Pool::close() {
   std::vector<std::shared_ptr<IterState>> iters;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!owned_here()) return MPROC_E_STATE;
     if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_OK;
     state_ = State::kClosed;
     for (auto &w : iterators_)
@@ -183,7 +180,6 @@ int Pool::terminate() {
   Deliveries out;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!owned_here()) return MPROC_E_STATE;
     if (state_ == State::kTerminated) return MPROC_OK;
     state_ = State::kTerminated;
     fail_all_locked(MPROC_E_CANCELLED, out);
@@ -197,7 +193,7 @@ int Pool::terminate() {
 
 int Pool::join(const Deadline &deadline) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (!owned_here() || state_ == State::kNew || state_ == State::kRunning) return MPROC_E_STATE;
+  if (state_ == State::kNew || state_ == State::kRunning) return MPROC_E_STATE;
   if (!manager_running_) return MPROC_OK;
   while (!manager_finished_) {
     if (deadline.is_forever()) {

@@ -2,6 +2,10 @@
 // each worker's private channel, collects outcomes, and turns a worker's
 // death or timeout into the failure of exactly the item it was running.
 //
+// A pool belongs to the process that created it; the C layer refuses a
+// handle used in any other process before anything here takes a lock (a
+// forked child may have inherited mu_ held).
+//
 // Locking: mu_ guards everything below it. Outcomes are delivered to sinks
 // (which take their own locks) only after mu_ is released, so a sink may
 // call back into the pool (an iterator refilling itself) without deadlock.
