@@ -89,13 +89,19 @@ mproc_process *make(mproc_target_fn fn, const void *arg = nullptr, size_t len = 
   return p;
 }
 
+// Joins a started process (generous bound) and returns its exit code.
+int joined_exitcode(mproc_process *p) {
+  EXPECT_EQ(mproc_process_join(p, 60.0), MPROC_OK);
+  int code = -12345;
+  EXPECT_EQ(mproc_process_exitcode(p, &code), MPROC_OK);
+  return code;
+}
+
 int run_to_exit(mproc_target_fn fn, const void *arg = nullptr, size_t len = 0,
                 void *ctx = nullptr) {
   mproc_process *p = make(fn, arg, len, ctx);
   EXPECT_EQ(mproc_process_start(p), MPROC_OK);
-  EXPECT_EQ(mproc_process_join(p, 60.0), MPROC_OK);
-  int code = -12345;
-  EXPECT_EQ(mproc_process_exitcode(p, &code), MPROC_OK);
+  int code = joined_exitcode(p);
   mproc_process_free(p);
   return code;
 }
@@ -142,9 +148,7 @@ int stop_sleeper(int (*stop)(mproc_process *)) {
   mproc_process *p = make(sleep_forever);
   EXPECT_EQ(mproc_process_start(p), MPROC_OK);
   EXPECT_EQ(stop(p), MPROC_OK);
-  EXPECT_EQ(mproc_process_join(p, 30.0), MPROC_OK);
-  int code = 0;
-  EXPECT_EQ(mproc_process_exitcode(p, &code), MPROC_OK);
+  int code = joined_exitcode(p);
   mproc_process_free(p);
   return code;
 }
@@ -180,10 +184,7 @@ TEST(ProcessArgs, ArgumentIsCopiedAtCreation) {
   mproc_process *p = make(return_arg_byte, buf, 1);
   buf[0] = 1;  // too late: the handle has its own copy
   ASSERT_EQ(mproc_process_start(p), MPROC_OK);
-  ASSERT_EQ(mproc_process_join(p, 30.0), MPROC_OK);
-  int code = 0;
-  EXPECT_EQ(mproc_process_exitcode(p, &code), MPROC_OK);
-  EXPECT_EQ(code, 9);
+  EXPECT_EQ(joined_exitcode(p), 9);
   mproc_process_free(p);
 }
 
@@ -304,10 +305,7 @@ TEST(ProcessSignal, TerminateDoesNotStopAProcessIgnoringSigterm) {
   EXPECT_EQ(mproc_process_join(p, 0.5), MPROC_E_TIMEOUT);
   EXPECT_EQ(mproc_process_is_alive(p), 1);
   EXPECT_EQ(mproc_process_kill(p), MPROC_OK);
-  EXPECT_EQ(mproc_process_join(p, 30.0), MPROC_OK);
-  int code = 0;
-  EXPECT_EQ(mproc_process_exitcode(p, &code), MPROC_OK);
-  EXPECT_EQ(code, -SIGKILL);
+  EXPECT_EQ(joined_exitcode(p), -SIGKILL);
   mproc_process_free(p);
 }
 
