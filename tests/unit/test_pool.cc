@@ -667,6 +667,30 @@ TEST(PoolConfig, NullArgumentsAreInvalid) {
   close_join_free(p);
 }
 
+// Claims a reply over the limit; the pointer is never read.
+int reply_too_big(const void *arg, size_t len, mproc_reply *r, void *) {
+  int rc = mproc_reply_set(r, arg, MPROC_POOL_MAX_PAYLOAD + 1);
+  (void)len;
+  return rc == MPROC_E_TOOBIG ? 0 : 1;
+}
+
+TEST(PoolConfig, OversizedPayloadsAreRefused) {
+  mproc_pool *p = make_pool(1);
+  static const char byte = 'x';
+  mproc_result *r = nullptr;
+  // The sizes are checked before a byte is read, so one real byte will do.
+  EXPECT_EQ(mproc_pool_apply_async(p, square, &byte, MPROC_POOL_MAX_PAYLOAD + 1, nullptr, &r),
+            MPROC_E_TOOBIG);
+  mproc_bytes item{&byte, MPROC_POOL_MAX_PAYLOAD + 1};
+  mproc_iter *it = nullptr;
+  EXPECT_EQ(mproc_pool_imap(p, square, &item, 1, 1, nullptr, &it), MPROC_E_TOOBIG);
+  ASSERT_EQ(mproc_pool_apply_async(p, reply_too_big, &byte, 1, nullptr, &r), MPROC_OK);
+  EXPECT_EQ(mproc_result_get(r, nullptr, nullptr, 60.0), MPROC_E_TOOBIG);
+  EXPECT_EQ(mproc_result_successful(r), 0);
+  mproc_result_free(r);
+  close_join_free(p);
+}
+
 // --- callbacks and event-loop integration ---------------------------------------------
 
 struct CallbackLog {
