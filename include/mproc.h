@@ -22,5 +22,6 @@
 #include <mproc/mproc-process.h>
 #include <mproc/mproc-queue.h>
 #include <mproc/mproc-pool.h>
+#include <mproc/mproc-start.h>
 
 #endif

@@ -17,9 +17,11 @@
  *   SIGKILLed (PR_SET_PDEATHSIG, armed without the fork/prctl race), not
  *   only at a normal exit.
  *
- * Start method: the child is a fork() of the caller (copy-on-write memory,
- * function pointers and globals stay valid, nothing is serialised). Fork is
- * only safe from a single-threaded process, as in Python.
+ * Start method: by default the child is a fork() of the caller (copy-on-write
+ * memory, function pointers and globals stay valid, nothing is serialised),
+ * which is only safe from a single-threaded process, as in Python. Spawn and
+ * forkserver (mproc-start.h) start a fresh copy of the program instead: the
+ * target must then be registered (mproc_register()) and ctx must be NULL.
  *
  * What the child does: its stdin is redirected to /dev/null (as in Python),
  * mproc_current_name() returns its name, the target runs, then the child's
@@ -103,10 +105,16 @@ MPROC_API int mproc_process_set_name(mproc_process *p, const char *name);
 MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
 
 /**
- * Start the child (fork). A handle starts at most once.
- * @returns MPROC_OK, MPROC_E_INVAL (NULL), MPROC_E_STATE (already started, or
- *          not this process's handle), MPROC_E_NOMEM or MPROC_E_SYS (fork
- *          failed; the handle stays unstarted and may be started again).
+ * Start the child with the handle's start method (the process-wide default
+ * unless mproc_process_set_start_method() chose one). A handle starts at
+ * most once; a failed start leaves it unstarted, to be started again.
+ * @returns MPROC_OK, MPROC_E_INVAL (NULL; with spawn or forkserver, a
+ *          non-NULL ctx), MPROC_E_STATE (already started, not this
+ *          process's handle, or a spawned program that skipped
+ *          mproc_main()), MPROC_E_NOENT (spawn or forkserver: the target is
+ *          not registered, or the executable does not exist),
+ *          MPROC_E_PERM (the executable may not be run), MPROC_E_NOMEM or
+ *          MPROC_E_SYS (fork, exec or the fork server failed).
  * @since 0.1.0
  */
 MPROC_API int mproc_process_start(mproc_process *p);
@@ -191,6 +199,28 @@ MPROC_API int mproc_process_daemon(const mproc_process *p);
  * @since 0.1.0
  */
 MPROC_API int mproc_process_sentinel(const mproc_process *p);
+
+/**
+ * Create a process handle for the target registered under @p target_name
+ * (mproc_register()), for FFI hosts that cannot hand over a C function
+ * pointer. Otherwise like mproc_process_new() with ctx NULL.
+ * @returns MPROC_OK, MPROC_E_INVAL (NULL out or name, NULL arg with arg_len
+ *          > 0), MPROC_E_NOENT (no target registered under that name),
+ *          MPROC_E_NOMEM.
+ * @since 0.2.0
+ */
+MPROC_API int mproc_process_new_named(mproc_process **out, const char *target_name,
+                                      const void *arg, size_t arg_len);
+
+/**
+ * Choose this process's start method before it starts (see mproc-start.h):
+ * MPROC_START_FORK, MPROC_START_SPAWN or MPROC_START_FORKSERVER. Choosing
+ * fork explicitly also silences the fork-with-threads warning for it.
+ * @returns MPROC_OK, MPROC_E_INVAL (NULL, unknown method), MPROC_E_STATE
+ *          (already started, or not this process's handle).
+ * @since 0.2.0
+ */
+MPROC_API int mproc_process_set_start_method(mproc_process *p, int method);
 
 /**
  * Release the handle. Never blocks and never leaves a zombie: a child that

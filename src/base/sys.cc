@@ -1,5 +1,6 @@
 #include "base/sys.h"
 
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,6 +66,11 @@ bool probe_pidfd() {
 bool have_pidfd() {
   static const bool supported = probe_pidfd();
   return supported;
+}
+
+void die_with_parent(pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) raise(SIGKILL);  // what the signal would have done
 }
 
 int exitcode_from_siginfo(int code, int status) {

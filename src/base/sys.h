@@ -24,6 +24,10 @@ bool have_pidfd();
 // runs, -1 with errno set on failure (ECHILD: someone else reaped it).
 int try_reap(pid_t pid, int pidfd, int *exitcode);
 
+// PR_SET_PDEATHSIG(SIGKILL), with the getppid() re-check that closes the
+// race where `parent` died before prctl() ran. Async-signal-safe.
+void die_with_parent(pid_t parent);
+
 // Converts a waitid() result into Python's exit code: status, or -signal.
 int exitcode_from_siginfo(int code, int status);
 

@@ -10,4 +10,8 @@ namespace mproc {
 // Returns true when the thread started.
 bool start_thread(pthread_t *tid, void *(*fn)(void *), void *arg, bool detached);
 
+// How many threads started with start_thread() are running now, so the
+// fork-safety warning counts only the host program's threads.
+int library_thread_count();
+
 }  // namespace mproc

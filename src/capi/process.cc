@@ -4,6 +4,7 @@
 #include <csignal>
 
 #include "capi/guard.h"
+#include "start/registry.h"
 #include "mproc.h"
 
 struct mproc_process {
@@ -23,6 +24,22 @@ MPROC_API int mproc_process_new(mproc_process **out, mproc_target_fn target, con
     *out = new mproc_process(target, arg, arg_len, ctx);
     return MPROC_OK;
   });
+}
+
+MPROC_API int mproc_process_new_named(mproc_process **out, const char *target_name,
+                                      const void *arg, size_t arg_len) {
+  if (!out || !target_name || (!arg && arg_len > 0)) return MPROC_E_INVAL;
+  return guarded([&] {
+    mproc_target_fn fn = mproc::find_target(target_name);
+    if (!fn) return MPROC_E_NOENT;
+    *out = new mproc_process(std::string(target_name), fn, arg, arg_len);
+    return MPROC_OK;
+  });
+}
+
+MPROC_API int mproc_process_set_start_method(mproc_process *p, int method) {
+  if (!p) return MPROC_E_INVAL;
+  return guarded([&] { return p->impl.set_start_method(method); });
 }
 
 MPROC_API int mproc_process_set_name(mproc_process *p, const char *name) {

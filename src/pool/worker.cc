@@ -92,4 +92,9 @@ int worker_main(const void *, size_t, void *ctx) {
   }
 }
 
+int run_spawned_worker(ChildRequest &) {
+  // Pools started with spawn or forkserver are not wired up yet.
+  return kWorkerExitProtocol;
+}
+
 }  // namespace mproc

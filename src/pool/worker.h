@@ -9,6 +9,7 @@
 #include "mproc/mproc-pool.h"
 #include "pool/channel.h"
 #include "pool/task.h"
+#include "start/request.h"
 
 // The reply a task fills in with mproc_reply_set().
 struct mproc_reply {
@@ -34,6 +35,10 @@ struct WorkerSetup {
 
 // Process target for a worker: ctx is a WorkerSetup*. Returns its exit code.
 int worker_main(const void *arg, size_t arg_len, void *ctx);
+
+// Entry of a worker started by spawn or forkserver (start/child.cc).
+// Returns its exit code.
+int run_spawned_worker(ChildRequest &req);
 
 // Exit codes a worker uses on its own (a task can also make it exit).
 constexpr int kWorkerExitInitFailed = 3;

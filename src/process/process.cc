@@ -1,16 +1,18 @@
 #include "process/process.h"
 
-#include <fcntl.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
 
 #include "base/deadline.h"
 #include "base/sys.h"
+#include "mproc/mproc-start.h"
+#include "process/bootstrap.h"
 #include "process/self.h"
+#include "start/method.h"
+#include "start/registry.h"
+#include "start/start.h"
 
 namespace mproc {
 
@@ -22,6 +24,12 @@ Process::Process(mproc_target_fn target, const void *arg, size_t arg_len, void *
       name_("Process-" + identity_),
       daemon_(self_daemon()),
       creator_(getpid()) {}
+
+Process::Process(const std::string &entry, mproc_target_fn target, const void *arg,
+                 size_t arg_len)
+    : Process(target, arg, arg_len, nullptr) {
+  entry_ = entry;
+}
 
 Process::~Process() {
   // In the creating process the table takes over a still-running child; in
@@ -52,10 +60,31 @@ int Process::set_daemon(bool daemon) {
   return MPROC_OK;
 }
 
+int Process::set_start_method(int method) {
+  if (!valid_start_method(method)) return MPROC_E_INVAL;
+  if (!owned_here()) return MPROC_E_STATE;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (child_) return MPROC_E_STATE;
+  method_ = method;
+  return MPROC_OK;
+}
+
 int Process::start() {
   if (!owned_here()) return MPROC_E_STATE;
   std::lock_guard<std::mutex> lock(mu_);
   if (child_) return MPROC_E_STATE;
+  if (int rc = begin_start()) return rc;
+  int method = method_ ? method_ : default_start_method();
+  std::shared_ptr<Child> child;
+  int rc = method == MPROC_START_FORK ? fork_child(&child) : launch_child(method, &child);
+  if (rc != MPROC_OK) return rc;
+  child_ = std::move(child);
+  pid_.store(child_->pid, std::memory_order_release);
+  return MPROC_OK;
+}
+
+int Process::fork_child(std::shared_ptr<Child> *out) {
+  warn_if_fork_unsafe(method_ == MPROC_START_FORK);
   auto child = std::make_shared<Child>();
   child->daemon = daemon_;
   ProcessTable &table = ProcessTable::instance();  // hooks in place before fork
@@ -63,38 +92,30 @@ int Process::start() {
   fflush(nullptr);  // buffered output must not be printed by both processes
   pid_t pid = fork();
   if (pid < 0) return errno == ENOMEM ? MPROC_E_NOMEM : MPROC_E_SYS;
-  if (pid == 0) run_child(parent);
+  if (pid == 0) {
+    enter_child(name_, identity_, daemon_, parent);
+    run_target_and_exit(target_, arg_.data(), arg_.size(), ctx_, name_.c_str());
+  }
   child->pid = pid;
   table.adopt(child);
-  child_ = std::move(child);
-  pid_.store(pid, std::memory_order_release);
+  *out = std::move(child);
   return MPROC_OK;
 }
 
-void Process::run_child(pid_t parent) {
-  if (daemon_) {
-    // Die with the parent even if it is SIGKILLed. The getppid() re-check
-    // closes the race where the parent died before prctl() ran.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) raise(SIGKILL);  // what the signal would have done
-  }
-  become_child(name_, identity_, daemon_);
-  // Two processes reading one terminal is never wanted (Python does this too).
-  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (devnull >= 0) {
-    dup2(devnull, STDIN_FILENO);
-    if (devnull != STDIN_FILENO) close(devnull);
-  }
-  int code = 1;
-  try {
-    code = target_(arg_.empty() ? nullptr : arg_.data(), arg_.size(), ctx_);
-  } catch (...) {
-    // Unwinding into the parent's code path from here would be a disaster.
-    fprintf(stderr, "mproc: %s: uncaught C++ exception in the process target\n", name_.c_str());
-  }
-  ProcessTable::instance().run_exit_handlers();
-  fflush(nullptr);
-  _exit(code & 0xff);
+int Process::launch_child(int method, std::shared_ptr<Child> *out) {
+  // Nothing but bytes crosses an exec: a ctx pointer would point nowhere.
+  if (ctx_) return MPROC_E_INVAL;
+  ChildRequest req;
+  req.kind = ChildKind::kTarget;
+  req.entry = entry_;
+  if (req.entry.empty() && !target_name(target_, &req.entry)) return MPROC_E_NOENT;
+  req.name = name_;
+  req.identity = identity_;
+  req.daemon = daemon_;
+  req.parent = getpid();
+  req.start_method = default_start_method();
+  req.arg = arg_;
+  return start_child(method, req, out);
 }
 
 int Process::started(std::shared_ptr<Child> *out) const {

@@ -19,12 +19,15 @@ namespace mproc {
 class Process {
  public:
   Process(mproc_target_fn target, const void *arg, size_t arg_len, void *ctx);
+  // A target registered under `entry` (mproc_register), found at creation.
+  Process(const std::string &entry, mproc_target_fn target, const void *arg, size_t arg_len);
   ~Process();
   Process(const Process &) = delete;
   Process &operator=(const Process &) = delete;
 
   int set_name(const char *name);
   int set_daemon(bool daemon);
+  int set_start_method(int method);
   int start();
   int join(double timeout);
   int is_alive();
@@ -45,10 +48,13 @@ class Process {
   // MPROC_OK and the child of a started handle this process owns, else
   // MPROC_E_STATE (the precondition of every action on a child).
   int started(std::shared_ptr<Child> *out) const;
-  [[noreturn]] void run_child(pid_t parent);
+  int fork_child(std::shared_ptr<Child> *out);
+  int launch_child(int method, std::shared_ptr<Child> *out);
 
   mutable std::mutex mu_;  // guards configuration and child_ against start()
   mproc_target_fn target_;
+  std::string entry_;  // registered name; looked up from target_ when empty
+  int method_ = 0;     // 0: the process-wide default at start
   std::vector<unsigned char> arg_;
   void *ctx_;
   std::string identity_;

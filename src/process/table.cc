@@ -28,7 +28,33 @@ constexpr int64_t kMaxPollNs = 10000000;
 
 Child::~Child() {
   if (pidfd >= 0) close(pidfd);
+  if (status_fd >= 0) close(status_fd);
 }
+
+namespace {
+// A forkserver child: true once it has exited (exitcode set), false while
+// it runs.
+bool read_relayed_status(Child &child) {
+  if (child.status_fd >= 0) {
+    int32_t code;
+    ssize_t n;
+    do n = read(child.status_fd, &code, sizeof code);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) return false;
+    close(child.status_fd);
+    child.status_fd = -1;
+    if (n == static_cast<ssize_t>(sizeof code)) {
+      child.exitcode = code;
+      return true;
+    }
+  }
+  // The server died with the status: the orphan may still run.
+  child.exitcode = kLostExitCode;
+  if (child.pidfd < 0) return true;
+  pollfd p{child.pidfd, POLLIN, 0};
+  return poll(&p, 1, 0) != 0;
+}
+}  // namespace
 
 ProcessTable &ProcessTable::instance() {
   // Never destroyed: atexit handlers and the reaper thread outlive statics.
@@ -43,16 +69,19 @@ ProcessTable &ProcessTable::instance() {
 
 ProcessTable::ProcessTable() = default;
 
+bool ProcessTable::open_pidfd(Child &child) {
+  if (!have_pidfd()) return true;
+  // Safe between fork and reap: nobody but us reaps this PID.
+  child.pidfd = pidfd_open(child.pid);
+  // ESRCH: already gone and reaped by someone else (SIGCHLD set to
+  // SIG_IGN). Any other failure (EMFILE...) falls back to the PID.
+  return !(child.pidfd < 0 && errno == ESRCH);
+}
+
 void ProcessTable::adopt(const std::shared_ptr<Child> &child) {
-  if (have_pidfd()) {
-    // Safe between fork and reap: nobody but us reaps this PID.
-    child->pidfd = pidfd_open(child->pid);
-    if (child->pidfd < 0 && errno == ESRCH) {
-      // Already gone and reaped by someone else (SIGCHLD set to SIG_IGN).
-      child->reaped = true;
-      child->exitcode = kLostExitCode;
-    }
-    // Any other failure (EMFILE...) falls back to the PID for this child.
+  if (!child->relayed && child->pidfd < 0 && !open_pidfd(*child)) {
+    child->reaped = true;
+    child->exitcode = kLostExitCode;
   }
   std::lock_guard<std::mutex> lock(mu_);
   children_.push_back(child);
@@ -60,6 +89,7 @@ void ProcessTable::adopt(const std::shared_ptr<Child> &child) {
 
 bool ProcessTable::poll_locked(Child &child) {
   if (child.reaped) return true;
+  if (child.relayed) return child.reaped = read_relayed_status(child);
   int code = 0;
   int r = try_reap(child.pid, child.pidfd, &code);
   if (r == 0) return false;
@@ -79,9 +109,9 @@ int ProcessTable::join(const std::shared_ptr<Child> &child, const Deadline &dead
   for (;;) {
     if (poll(*child)) return MPROC_OK;
     if (deadline.expired()) return MPROC_E_TIMEOUT;
-    if (child->pidfd >= 0) {
-      // The pidfd turns readable when the child exits; EINTR just loops.
-      pollfd pfd{child->pidfd, POLLIN, 0};
+    if (child->exit_fd() >= 0) {
+      // Readable when the child exits; EINTR just loops.
+      pollfd pfd{child->exit_fd(), POLLIN, 0};
       timespec ts;
       ppoll(&pfd, 1, deadline.remaining(&ts), nullptr);
     } else {
@@ -153,8 +183,8 @@ void *ProcessTable::reaper_main(void *arg) {
     bool need_tick = t->wake_fd_ < 0;
     if (t->wake_fd_ >= 0) fds.push_back(pollfd{t->wake_fd_, POLLIN, 0});
     for (auto &c : orphans) {
-      if (c->pidfd >= 0)
-        fds.push_back(pollfd{c->pidfd, POLLIN, 0});
+      if (c->exit_fd() >= 0)
+        fds.push_back(pollfd{c->exit_fd(), POLLIN, 0});
       else
         need_tick = true;
     }
@@ -208,7 +238,9 @@ void ProcessTable::at_fork_child() {
   ProcessTable &t = instance();
   for (auto &c : t.children_) {
     if (c->pidfd >= 0) close(c->pidfd);
+    if (c->status_fd >= 0) close(c->status_fd);
     c->pidfd = -1;
+    c->status_fd = -1;
   }
   t.children_.clear();
   if (t.wake_fd_ >= 0) close(t.wake_fd_);

@@ -27,6 +27,12 @@ namespace mproc {
 struct Child {
   pid_t pid = 0;
   int pidfd = -1;  // -1 without pidfd support (then `pid` is used)
+  // A forkserver child is not ours to reap: its server writes the exit
+  // code (int32) here. EOF without it means the server died and the status
+  // is lost: the fd is closed and the child counts as exited (code 255)
+  // once its pidfd says so, or at once without a pidfd.
+  int status_fd = -1;
+  bool relayed = false;  // a forkserver child
   bool daemon = false;
   bool reaped = false;        // exit status collected (or found lost)
   int exitcode = 0;           // valid once reaped
@@ -36,6 +42,9 @@ struct Child {
   Child(const Child &) = delete;
   Child &operator=(const Child &) = delete;
   ~Child();
+  // The descriptor that turns readable when the child has exited, or -1
+  // (no pidfd: poll by PID).
+  int exit_fd() const { return status_fd >= 0 ? status_fd : pidfd; }
 };
 
 class ProcessTable {
@@ -44,8 +53,12 @@ class ProcessTable {
   // pthread_atfork and atexit hooks.
   static ProcessTable &instance();
 
-  // Records a freshly forked child (parent side, right after fork).
+  // Records a freshly started child (parent side, right after the start);
+  // opens its pidfd unless the starter supplied one.
   void adopt(const std::shared_ptr<Child> &child);
+  // Opens the pidfd of a child of ours that nobody has reaped yet; returns
+  // false if it is already gone and reaped by someone else.
+  static bool open_pidfd(Child &child);
   // Waits until the child has exited and reaps it: MPROC_OK or MPROC_E_TIMEOUT.
   int join(const std::shared_ptr<Child> &child, const Deadline &deadline);
   // 1 if the child has exited (reaping it now if needed), else 0.

@@ -1,0 +1,19 @@
+#include "start/start.h"
+
+#include "mproc/mproc-start.h"
+#include "start/forkserver.h"
+#include "start/spawn.h"
+
+namespace mproc {
+
+int start_child(int method, const ChildRequest &req, std::shared_ptr<Child> *out) {
+  std::shared_ptr<Child> child;
+  int rc = method == MPROC_START_SPAWN ? spawn_child(req, &child)
+                                       : ForkServer::instance().start_child(req, &child);
+  if (rc != MPROC_OK) return rc;
+  ProcessTable::instance().adopt(child);
+  *out = std::move(child);
+  return MPROC_OK;
+}
+
+}  // namespace mproc
