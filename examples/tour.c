@@ -232,8 +232,7 @@ static void exit_codes(void) {
   check(mproc_process_kill(p), "kill");
   printf("a killed process exits with %d (-9 = SIGKILL)\n", join_and_free(p));
   printf("with fork the child starts inside mproc_process_start(), a copy of this\n"
-         "program: nothing is re-run, so Python's `if __name__ == '__main__'` guard\n"
-         "has no C equivalent to forget.\n");
+         "program: nothing is re-run, so no main guard is needed (spawn: section 13).\n");
 }
 
 /* --- 8. A bounded queue: full(), empty(), timeouts ------------------------- */
@@ -428,7 +427,37 @@ static void pools(void) {
   printf("cpu_count() = %d\n", mproc_cpu_count());
 }
 
-int main(void) {
+/* --- 13. Start methods: spawn and forkserver -------------------------------- */
+
+/* Spawn and forkserver children are fresh copies of this program, not of
+   the parent's memory: they find their target by the name registered here
+   (the same registration runs in every copy, before mproc_main()). */
+MPROC_REGISTER(show_identity)
+MPROC_REGISTER(work1)
+
+static void start_methods(void) {
+  section("13. Start methods: spawn and forkserver (safe with threads)");
+  nums[nums_len++] = 99; /* a fork child would see this; a spawned one does not */
+  print_nums("process0");
+  mproc_process *p = NULL;
+  check(mproc_process_new(&p, work1, NULL, 0, NULL), "new");
+  check(mproc_process_set_start_method(p, MPROC_START_SPAWN), "set_start_method");
+  check(mproc_process_start(p), "start (spawn)");
+  join_and_free(p);
+  check(mproc_forkserver_start(), "mproc_forkserver_start");
+  printf("fork server running as pid %d\n", mproc_forkserver_pid());
+  check(mproc_process_new(&p, show_identity, NULL, 0, NULL), "new");
+  check(mproc_process_set_start_method(p, MPROC_START_FORKSERVER), "set_start_method");
+  check(mproc_process_start(p), "start (forkserver)");
+  printf("its child %d has the server as parent; exit code %d\n", mproc_process_pid(p),
+         join_and_free(p));
+  printf("mproc_main(argc, argv) at the top of main() is the C form of Python's\n"
+         "`if __name__ == '__main__'` guard: a spawned copy runs its target in\n"
+         "there and never reaches the rest of main().\n");
+}
+
+int main(int argc, char **argv) {
+  check(mproc_main(argc, argv), "mproc_main"); /* spawned children stop here */
   setvbuf(stdout, NULL, _IOLBF, 0); /* readable order even through a pipe */
   printf("mproc %s tour (Python multiprocessing, in C)\n", mproc_version_string());
   two_tasks();
@@ -442,6 +471,7 @@ int main(void) {
   producers_and_consumers();
   many_writers();
   pools();
+  start_methods();
   printf("\ntour finished\n");
   return 0;
 }
