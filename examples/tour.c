@@ -449,8 +449,8 @@ static void start_methods(void) {
   check(mproc_process_new(&p, show_identity, NULL, 0, NULL), "new");
   check(mproc_process_set_start_method(p, MPROC_START_FORKSERVER), "set_start_method");
   check(mproc_process_start(p), "start (forkserver)");
-  printf("its child %d has the server as parent; exit code %d\n", mproc_process_pid(p),
-         join_and_free(p));
+  int pid = mproc_process_pid(p);
+  printf("its child %d has the server as parent; exit code %d\n", pid, join_and_free(p));
   printf("mproc_main(argc, argv) at the top of main() is the C form of Python's\n"
          "`if __name__ == '__main__'` guard: a spawned copy runs its target in\n"
          "there and never reaches the rest of main().\n");
