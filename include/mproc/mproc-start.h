@@ -39,9 +39,11 @@
  * - argument bytes travel (copied), as with fork;
  * - named queues are opened by name; an anonymous queue is handed over with
  *   mproc_queue_export() (see mproc-queue.h);
- * - the child has stdin on /dev/null, the parent's stdout and stderr (for
- *   forkserver children: those the server was started with) and no other
- *   inherited descriptor; its environment is the parent's at start.
+ * - the child has stdin on /dev/null, the parent's stdout and stderr and no
+ *   other inherited descriptor; its environment and working directory are
+ *   the parent's at start. Forkserver children get those of the server,
+ *   i.e. the parent's when the server was started: start it after setting
+ *   up stdio and the environment, or restart the process if they change.
  *
  * The main-guard: Python re-runs the main module in a spawned child and
  * relies on `if __name__ == '__main__'` to stop it from starting children
