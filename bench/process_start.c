@@ -246,7 +246,8 @@ int main(int argc, char **argv) {
   if (sanity_check() != 0) return 1;
 
   if (cfg.format & BENCH_FORMAT_MACHINE) {
-    printf("@config\tresident_mib=%zu\trss_mib=%ld\tthp=%s\n", resident, rss, thp);
+    printf("@config\tresident_mib=%zu\trss_mib=%ld\tthp=%s\tload1=%.2f\n", resident, rss, thp,
+           bench_loadavg1());
     printf("@forkserver_start\tus=%.1f\tpid=%d\n", server_us, mproc_forkserver_pid());
   }
   if (cfg.format & BENCH_FORMAT_HUMAN) {

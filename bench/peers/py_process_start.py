@@ -8,7 +8,7 @@ in a child process with each start method:
     p.start(); p.join()
 
 (object creation included, as mproc_process_new is in the C benchmark).
---method fork|spawn|forkserver|all (default all) picks the methods; each
+--method fork,spawn,forkserver (a list, or all: the default) picks them; each
 prints its own "@bench" record, id python_mp_<method>. The forkserver's
 server is started (and timed, once) before measuring, as in the C program.
 --resident-mib N first writes a bytearray of N MiB, so the parent is that
@@ -66,6 +66,17 @@ def rss_mib():
         return -1
 
 
+def method_list(text):
+    """--method: "all" or a comma-separated list of METHODS, in their order."""
+    if text == "all":
+        return METHODS
+    chosen = set(text.split(","))
+    unknown = chosen - set(METHODS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown start method: {', '.join(sorted(unknown))}")
+    return tuple(m for m in METHODS if m in chosen)
+
+
 def measure(method, iterations, warmup):
     ctx = multiprocessing.get_context(method)
     for _ in range(warmup):
@@ -83,8 +94,9 @@ def measure(method, iterations, warmup):
 def main(argv=None):
     global _resident
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--method", choices=METHODS + ("all",), default="all",
-                    help="start method to measure (default: all three)")
+    ap.add_argument("--method", type=method_list, default=METHODS,
+                    help="start methods to measure, comma-separated: fork, spawn, "
+                         "forkserver or all (default: all three)")
     ap.add_argument("--resident-mib", type=int, default=0, metavar="N",
                     help="make the parent N MiB larger (written, so resident) first")
     ap.add_argument("--iterations", type=int, default=None,
@@ -99,7 +111,7 @@ def main(argv=None):
         ap.error("--warmup must not be negative")
     if args.resident_mib < 0:
         ap.error("--resident-mib must not be negative")
-    methods = METHODS if args.method == "all" else (args.method,)
+    methods = args.method
     machine = args.format in ("machine", "both")
     human = args.format in ("human", "both")
 
