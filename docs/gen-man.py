@@ -36,7 +36,13 @@ def main():
     kept = set()
     for name in sorted(os.listdir(generated)):
         if name.lower().startswith("mproc"):
-            shutil.copy(os.path.join(generated, name), man3_out)
+            with open(os.path.join(generated, name)) as f:
+                lines = f.readlines()
+            # Doxygen 1.9 turns a leading " into ', which roff reads as a
+            # control line: the text vanishes and man warns. \& keeps it text.
+            lines = ["\\&" + l if l.startswith("'") else l for l in lines]
+            with open(os.path.join(man3_out, name), "w") as f:
+                f.writelines(lines)
             kept.add(name)
 
     ok = True
