@@ -12,8 +12,9 @@
 # build runs the test suite (less the soak) unless DEB_BUILD_OPTIONS has
 # nocheck; it fails on any drift from debian/libmproc0.symbols and on an
 # undocumented public symbol.
+# shellcheck disable=SC2317 # the step functions are called through step()
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 src=$(pwd)
 work=$(realpath -m "${1:-build-pkg}")
 rm -rf "$work"
@@ -44,6 +45,7 @@ step() {
 }
 
 deps() {
+  # shellcheck disable=SC2046 # one package name per word
   scripts/install-deps.sh $(sed 's/#.*//' scripts/packaging-deps.txt)
 }
 
@@ -86,7 +88,7 @@ check_contents() {
   soname=$(readelf -d "$root/usr/lib/$arch/libmproc.so.0" | sed -n 's/.*soname: \[\(.*\)\]/\1/p')
   echo "SONAME: $soname"
   [ "$soname" = libmproc.so.0 ] || ok=1
-  return $ok
+  return "$ok"
 }
 
 unpack() {
