@@ -11,6 +11,7 @@ usage: release-check.py VERSION SOVERSION MAPFILE CHANGELOG SYMBOLS
 dpkg-gensymbols -c4 catches the same symbol drift, but only when the
 package is built; this says it at `meson test` time, with the fix.
 """
+import os
 import re
 import sys
 
@@ -32,7 +33,8 @@ def map_nodes(path):
 
 
 def main():
-    version, soversion, mapfile, changelog, symbols = sys.argv[1:6]
+    version, soversion = sys.argv[1:3]
+    mapfile, changelog, symbols = (os.path.normpath(p) for p in sys.argv[3:6])
     problems = []
 
     first = open(changelog).readline()
