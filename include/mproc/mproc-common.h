@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /**
- * @defgroup errors Error codes
+ * @defgroup mproc_errors Error codes
  * Every fallible function returns MPROC_OK or one of these negative codes.
  * Where an errno equivalent exists the value is -errno (the Linux value,
  * checked when the library is built); mproc's own codes are <= -1000. The

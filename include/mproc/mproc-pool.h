@@ -71,8 +71,8 @@ typedef struct mproc_reply mproc_reply;
 
 /** A borrowed byte string (input items, results of mproc_pool_map). @since 0.1.0 */
 typedef struct mproc_bytes {
-  const void *data;
-  size_t len;
+  const void *data; /**< The first byte; may be NULL when len is 0. */
+  size_t len;       /**< Length of data in bytes. */
 } mproc_bytes;
 
 /** Largest task argument or reply, in bytes: 1 GiB. @since 0.1.0 */

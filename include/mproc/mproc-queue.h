@@ -9,7 +9,7 @@
  *   forked after its creation (mproc_process_start() included) share it
  *   through the handle they inherit;
  * - named (mproc_queue_create(), mproc_queue_open()): a file
- *   /dev/shm/<name>, mode 0600, that any process of the same user attaches
+ *   `/dev/shm/<name>`, mode 0600, that any process of the same user attaches
  *   to by name, written in any language. Its byte layout and protocol are
  *   versioned and documented in docs/queue-layout.md; a segment that is
  *   foreign, truncated or of an incompatible version is refused with
@@ -99,7 +99,7 @@ typedef struct mproc_queue mproc_queue;
 MPROC_API int mproc_queue_new(mproc_queue **out, size_t maxsize, size_t capacity_bytes);
 
 /**
- * Create a named queue at /dev/shm/<name>, mode 0600. The segment appears
+ * Create a named queue at `/dev/shm/<name>`, mode 0600. The segment appears
  * under its name only once fully initialised, so a concurrent
  * mproc_queue_open() never sees it half-built, and a creator killed
  * half-way leaves nothing behind.
