@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -47,17 +48,12 @@ bool started_as_spawned_child() {
   return cmdline.compare(end0 + 1, std::string::npos, kSpawnFlag, strlen(kSpawnFlag) + 1) == 0;
 }
 
-// Threads of this process (field 20 of /proc/self/stat), or 0 if unknown.
+// Threads of this process, or 0 if unknown: /proc/self/task links one
+// directory per thread (plus "." and ".."), so one stat() answers.
 int thread_count() {
-  std::string stat = read_proc("/proc/self/stat");
-  size_t p = stat.rfind(')');  // the command name may contain anything
-  if (p == std::string::npos) return 0;
-  int field = 2;
-  for (size_t i = p + 1; i < stat.size(); i++) {
-    if (stat[i] != ' ') continue;
-    if (++field == 20) return atoi(stat.c_str() + i + 1);
-  }
-  return 0;
+  struct stat st;
+  if (stat("/proc/self/task", &st) != 0 || st.st_nlink < 3) return 0;
+  return static_cast<int>(st.st_nlink - 2);
 }
 
 }  // namespace
