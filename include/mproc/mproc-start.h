@@ -111,7 +111,8 @@ MPROC_API int mproc_register_task(const char *name, mproc_task_fn fn);
 
 /**
  * Call first thing in main(), after the mproc_register*() calls and
- * before anything else. In a child started by spawn (or in the fork
+ * before anything else. In a child started by spawn (its last argument is
+ * "--mproc-spawn") (or in the fork
  * server) it runs what the parent requested and never returns: the child
  * exits with its target's return value, or with code 1 after a message on
  * stderr if the request is damaged or names a target this program did not
@@ -130,6 +131,20 @@ MPROC_API int mproc_main(int argc, char **argv);
  * @since 0.2.0
  */
 MPROC_API int mproc_set_executable(const char *path);
+
+/**
+ * The program spawned children execute, with arguments placed between its
+ * argv[0] and the "--mproc-spawn" flag that mproc_main() looks for as the
+ * last argument. This is how interpreters host spawned children: a Python
+ * binding runs `python3 -c "import mproc; mproc.spawn_main()" --mproc-spawn`
+ * by passing sys.executable and {"-c", "import mproc; mproc.spawn_main()",
+ * NULL}, and that code calls mproc_main() with sys.argv.
+ * @param path An executable path, or NULL for the running program.
+ * @param args NULL-terminated arguments, or NULL for none.
+ * @returns MPROC_OK, MPROC_E_INVAL (empty path), MPROC_E_NOMEM.
+ * @since 0.2.0
+ */
+MPROC_API int mproc_set_executable_argv(const char *path, const char *const *args);
 
 /**
  * Start the fork server now (otherwise it starts with the first forkserver

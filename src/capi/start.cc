@@ -31,7 +31,12 @@ MPROC_API int mproc_main(int argc, char **argv) {
 
 MPROC_API int mproc_set_executable(const char *path) {
   if (path && !*path) return MPROC_E_INVAL;
-  return guarded([&] { return mproc::set_spawn_executable(path); });
+  return guarded([&] { return mproc::set_spawn_executable(path, nullptr); });
+}
+
+MPROC_API int mproc_set_executable_argv(const char *path, const char *const *args) {
+  if (path && !*path) return MPROC_E_INVAL;
+  return guarded([&] { return mproc::set_spawn_executable(path, args); });
 }
 
 MPROC_API int mproc_forkserver_start(void) {

@@ -29,7 +29,8 @@ constexpr int kBootstrapFailed = 1;
 
 int child_main(int argc, char **argv) {
   mark_bootstrapped();
-  if (argc >= 2 && argv && argv[1] && strcmp(argv[1], kSpawnFlag) == 0) run_request(kRequestFd, 0);
+  if (argc >= 2 && argv && argv[argc - 1] && strcmp(argv[argc - 1], kSpawnFlag) == 0)
+    run_request(kRequestFd, 0);
   return MPROC_OK;
 }
 

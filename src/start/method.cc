@@ -40,12 +40,14 @@ std::string read_proc(const char *path) {
   return out;
 }
 
-// argv[1] of this process as the kernel recorded it at exec.
+// Whether the last argument of this process, as the kernel recorded it at
+// exec, is the spawn flag (spawn always puts it last, after argv[0]).
 bool started_as_spawned_child() {
-  std::string cmdline = read_proc("/proc/self/cmdline");
-  size_t end0 = cmdline.find('\0');
-  if (end0 == std::string::npos) return false;
-  return cmdline.compare(end0 + 1, std::string::npos, kSpawnFlag, strlen(kSpawnFlag) + 1) == 0;
+  std::string cmdline = read_proc("/proc/self/cmdline");  // "arg0\0arg1\0...argN\0"
+  if (cmdline.empty() || cmdline.back() != '\0') return false;
+  cmdline.pop_back();
+  size_t last = cmdline.rfind('\0');
+  return last != std::string::npos && cmdline.compare(last + 1, std::string::npos, kSpawnFlag) == 0;
 }
 
 // Threads of this process, or 0 if unknown: /proc/self/task links one

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "base/sys.h"
 #include "mproc/mproc-common.h"
@@ -22,7 +23,8 @@ namespace mproc {
 namespace {
 
 std::mutex g_exe_mu;
-std::string g_exe;  // empty: the running program
+std::string g_exe;                   // empty: the running program
+std::vector<std::string> g_exe_args;  // between argv[0] and the spawn flag
 
 // What the program was started as (argv[0]), so ps shows the same name.
 const std::string &program_argv0() {
@@ -43,14 +45,16 @@ const std::string &program_argv0() {
   return *argv0;
 }
 
-std::string executable() {
-  {
-    std::lock_guard<std::mutex> lock(g_exe_mu);
-    if (!g_exe.empty()) return g_exe;
-  }
+// The program to exec and its argv: argv[0], the configured arguments,
+// then the spawn flag, last (mproc_main() looks for it there).
+std::string executable(std::vector<std::string> *argv) {
+  std::lock_guard<std::mutex> lock(g_exe_mu);
+  argv->push_back(program_argv0());
+  argv->insert(argv->end(), g_exe_args.begin(), g_exe_args.end());
+  argv->push_back(kSpawnFlag);
   // The kernel's link always names the running binary, even once it was
   // replaced or deleted on disk (a package upgrade).
-  return "/proc/self/exe";
+  return g_exe.empty() ? "/proc/self/exe" : g_exe;
 }
 
 // Everything the child needs, prepared in the parent: after vfork only
@@ -95,18 +99,22 @@ struct Fd {
 
 }  // namespace
 
-int set_spawn_executable(const char *path) {
+int set_spawn_executable(const char *path, const char *const *args) {
+  std::vector<std::string> list;
+  for (size_t i = 0; args && args[i]; i++) list.emplace_back(args[i]);
   std::lock_guard<std::mutex> lock(g_exe_mu);
   g_exe = path ? path : "";
+  g_exe_args = std::move(list);
   return MPROC_OK;
 }
 
 int spawn_child(const ChildRequest &req, std::shared_ptr<Child> *out) {
   if (req.fds.size() > kMaxPassedFds) return MPROC_E_INVAL;
-  std::string path = executable();
-  std::string argv0 = program_argv0();
-  std::string flag = kSpawnFlag;
-  char *argv[] = {&argv0[0], &flag[0], nullptr};
+  std::vector<std::string> args;
+  std::string path = executable(&args);
+  std::vector<char *> argv;
+  for (auto &a : args) argv.push_back(&a[0]);
+  argv.push_back(nullptr);
 
   Fd request, devnull, err_rd, err_wr;
   request.fd = request_to_memfd(req);
@@ -127,7 +135,7 @@ int spawn_child(const ChildRequest &req, std::shared_ptr<Child> *out) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  ExecPlan plan{path.c_str(), argv,     devnull.fd, fds.data(), static_cast<int>(fds.size()),
+  ExecPlan plan{path.c_str(), argv.data(), devnull.fd, fds.data(), static_cast<int>(fds.size()),
                 req.daemon,   getpid(), &old};
   pid_t pid = vfork();
   if (pid == 0) exec_child(plan);

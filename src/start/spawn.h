@@ -14,7 +14,9 @@ namespace mproc {
 // Exec failures come back as codes: MPROC_E_NOENT, MPROC_E_PERM, ...
 int spawn_child(const ChildRequest &req, std::shared_ptr<Child> *out);
 
-// mproc_set_executable(): nullptr restores the running program.
-int set_spawn_executable(const char *path);
+// mproc_set_executable_argv(): the program spawned children execute
+// (nullptr: the running program) and the arguments placed between its
+// argv[0] and the spawn flag (nullptr-terminated; nullptr: none).
+int set_spawn_executable(const char *path, const char *const *args);
 
 }  // namespace mproc

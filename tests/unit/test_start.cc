@@ -501,6 +501,22 @@ TEST(Spawn, ExecFailureIsReportedAndLeavesNoChild) {
             0);
 }
 
+// Run by a shell that hosts the spawned child, as an interpreter would:
+// /bin/sh -c 'exec "$0" "$@"' PROGRAM --mproc-spawn.
+TEST(Spawn, AnInterpreterCanHostTheChild) {
+  EXPECT_EQ(run_in_child([] {
+              char self[4096];
+              ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+              if (n <= 0) return 1;
+              self[n] = '\0';
+              const char *args[] = {"-c", "exec \"$0\" \"$@\"", self, nullptr};
+              if (mproc_set_executable_argv("/bin/sh", args) != MPROC_OK) return 2;
+              unsigned char b = 61;
+              return run_to_exit(MPROC_START_SPAWN, return_arg_byte, &b, 1) == 61 ? 0 : 3;
+            }),
+            0);
+}
+
 TEST(Spawn, ProgramWithoutMprocMainIsRefusedNotAForkBomb) {
   // tests/unit/no_main_guard.c registers a target, never calls mproc_main()
   // and spawns itself: the child runs main() again and must be refused.
