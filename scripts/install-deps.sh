@@ -1,10 +1,16 @@
 #!/bin/sh
 # Installs, from Debian packages, whatever the build and the tests need and
-# the machine lacks. Debian 12 (bookworm) or later; run as root (or with
-# sudo available). Extra package names may be given as arguments.
+# the machine lacks: the core list below, plus the toolchains the language
+# bindings' tests use (scripts/deps/*.txt, one package per line, # comments).
+# Debian 12 (bookworm) or later; run as root (or with sudo available).
+# Extra package names may be given as arguments.
 set -eu
+cd "$(dirname "$0")/.."
 
 packages="meson ninja-build pkg-config gcc g++ libgtest-dev python3 binutils $*"
+for list in scripts/deps/*.txt; do
+  [ -e "$list" ] && packages="$packages $(sed 's/#.*//' "$list")"
+done
 
 missing=""
 for pkg in $packages; do
