@@ -69,6 +69,13 @@ int Process::set_start_method(int method) {
   return MPROC_OK;
 }
 
+void Process::set_launch(ChildKind kind, std::vector<unsigned char> arg, std::vector<int> fds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  launch_kind_ = kind;
+  launch_arg_ = std::move(arg);
+  launch_fds_ = std::move(fds);
+}
+
 int Process::start() {
   if (!owned_here()) return MPROC_E_STATE;
   std::lock_guard<std::mutex> lock(mu_);
@@ -103,18 +110,23 @@ int Process::fork_child(std::shared_ptr<Child> *out) {
 }
 
 int Process::launch_child(int method, std::shared_ptr<Child> *out) {
-  // Nothing but bytes crosses an exec: a ctx pointer would point nowhere.
-  if (ctx_) return MPROC_E_INVAL;
   ChildRequest req;
-  req.kind = ChildKind::kTarget;
-  req.entry = entry_;
-  if (req.entry.empty() && !target_name(target_, &req.entry)) return MPROC_E_NOENT;
+  req.kind = launch_kind_;
+  if (req.kind == ChildKind::kTarget) {
+    // Nothing but bytes crosses an exec: a ctx pointer would point nowhere.
+    if (ctx_) return MPROC_E_INVAL;
+    req.entry = entry_;
+    if (req.entry.empty() && !target_name(target_, &req.entry)) return MPROC_E_NOENT;
+    req.arg = arg_;
+  } else {
+    req.arg = launch_arg_;
+    req.fds = launch_fds_;
+  }
   req.name = name_;
   req.identity = identity_;
   req.daemon = daemon_;
   req.parent = getpid();
   req.start_method = default_start_method();
-  req.arg = arg_;
   return start_child(method, req, out);
 }
 

@@ -13,6 +13,7 @@
 
 #include "mproc/mproc-process.h"
 #include "process/table.h"
+#include "start/request.h"
 
 namespace mproc {
 
@@ -28,6 +29,10 @@ class Process {
   int set_name(const char *name);
   int set_daemon(bool daemon);
   int set_start_method(int method);
+  // What a spawn or forkserver child runs when it is not a registered
+  // target (a pool worker): the request kind, its argument bytes and the
+  // descriptors it needs. The fork path still runs target(arg, ctx).
+  void set_launch(ChildKind kind, std::vector<unsigned char> arg, std::vector<int> fds);
   int start();
   int join(double timeout);
   int is_alive();
@@ -55,6 +60,9 @@ class Process {
   mproc_target_fn target_;
   std::string entry_;  // registered name; looked up from target_ when empty
   int method_ = 0;     // 0: the process-wide default at start
+  ChildKind launch_kind_ = ChildKind::kTarget;
+  std::vector<unsigned char> launch_arg_;
+  std::vector<int> launch_fds_;
   std::vector<unsigned char> arg_;
   void *ctx_;
   std::string identity_;
