@@ -368,6 +368,33 @@ MPROC_API int mproc_pool_stat(mproc_pool *p, int which, uint64_t *value);
  */
 MPROC_API void mproc_pool_free(mproc_pool *p);
 
+/**
+ * @name Name-based submission
+ * For FFI hosts (Go) that cannot hand over a C function pointer: the task
+ * is the one registered under @p task with mproc_register_task(), ctx is
+ * NULL, and everything else is as in the function without `_named`.
+ * Each returns MPROC_E_NOENT when no task is registered under the name
+ * (MPROC_E_INVAL for a NULL name), else what its counterpart returns.
+ * @{
+ */
+/** mproc_pool_apply() by task name. @since 0.2.0 */
+MPROC_API int mproc_pool_apply_named(mproc_pool *p, const char *task, const void *arg,
+                                     size_t arg_len, void **out, size_t *out_len);
+/** mproc_pool_apply_async() by task name. @since 0.2.0 */
+MPROC_API int mproc_pool_apply_async_named(mproc_pool *p, const char *task, const void *arg,
+                                           size_t arg_len, mproc_result **out);
+/** mproc_pool_map() by task name. @since 0.2.0 */
+MPROC_API int mproc_pool_map_named(mproc_pool *p, const char *task, const mproc_bytes *items,
+                                   size_t n, size_t chunksize, mproc_bytes **results);
+/** mproc_pool_imap() by task name. @since 0.2.0 */
+MPROC_API int mproc_pool_imap_named(mproc_pool *p, const char *task, const mproc_bytes *items,
+                                    size_t n, size_t chunksize, mproc_iter **out);
+/** mproc_pool_imap_unordered() by task name. @since 0.2.0 */
+MPROC_API int mproc_pool_imap_unordered_named(mproc_pool *p, const char *task,
+                                              const mproc_bytes *items, size_t n,
+                                              size_t chunksize, mproc_iter **out);
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 
 #include "base/deadline.h"
 #include "capi/guard.h"
+#include "start/registry.h"
 #include "mproc.h"
 #include "pool/pool.h"
 #include "pool/results.h"
@@ -354,6 +355,59 @@ MPROC_API void mproc_pool_free(mproc_pool *p) {
     return MPROC_OK;
   });
   delete p;
+}
+
+// --- name-based submission (FFI hosts) -----------------------------------
+
+}  // extern "C"
+
+namespace {
+// The task registered under name: MPROC_OK, MPROC_E_INVAL, MPROC_E_NOENT.
+int named_task(const char *name, mproc_task_fn *fn) {
+  if (!name) return MPROC_E_INVAL;
+  return guarded([&] {
+    *fn = mproc::find_task(name);
+    return *fn ? MPROC_OK : MPROC_E_NOENT;
+  });
+}
+}  // namespace
+
+extern "C" {
+
+MPROC_API int mproc_pool_apply_named(mproc_pool *p, const char *task, const void *arg,
+                                     size_t arg_len, void **out, size_t *out_len) {
+  mproc_task_fn fn;
+  if (int rc = named_task(task, &fn)) return rc;
+  return mproc_pool_apply(p, fn, arg, arg_len, nullptr, out, out_len);
+}
+
+MPROC_API int mproc_pool_apply_async_named(mproc_pool *p, const char *task, const void *arg,
+                                           size_t arg_len, mproc_result **out) {
+  mproc_task_fn fn;
+  if (int rc = named_task(task, &fn)) return rc;
+  return mproc_pool_apply_async(p, fn, arg, arg_len, nullptr, out);
+}
+
+MPROC_API int mproc_pool_map_named(mproc_pool *p, const char *task, const mproc_bytes *items,
+                                   size_t n, size_t chunksize, mproc_bytes **results) {
+  mproc_task_fn fn;
+  if (int rc = named_task(task, &fn)) return rc;
+  return mproc_pool_map(p, fn, items, n, chunksize, nullptr, results);
+}
+
+MPROC_API int mproc_pool_imap_named(mproc_pool *p, const char *task, const mproc_bytes *items,
+                                    size_t n, size_t chunksize, mproc_iter **out) {
+  mproc_task_fn fn;
+  if (int rc = named_task(task, &fn)) return rc;
+  return mproc_pool_imap(p, fn, items, n, chunksize, nullptr, out);
+}
+
+MPROC_API int mproc_pool_imap_unordered_named(mproc_pool *p, const char *task,
+                                              const mproc_bytes *items, size_t n,
+                                              size_t chunksize, mproc_iter **out) {
+  mproc_task_fn fn;
+  if (int rc = named_task(task, &fn)) return rc;
+  return mproc_pool_imap_unordered(p, fn, items, n, chunksize, nullptr, out);
 }
 
 }  // extern "C"

@@ -133,6 +133,14 @@ MPROC_REGISTER(touch_file_later)
 
 int unregistered_target(const void *, size_t, void *) { return 0; }
 
+// A pool task: the reply is the argument with every byte incremented.
+int increment_bytes(const void *arg, size_t len, mproc_reply *reply, void *) {
+  std::string out(static_cast<const char *>(arg), len);
+  for (char &ch : out) ch = static_cast<char>(ch + 1);
+  return mproc_reply_set(reply, out.data(), out.size());
+}
+MPROC_REGISTER_TASK(increment_bytes)
+
 // --- helpers ----------------------------------------------------------------
 
 const char *method_name(int m) {
@@ -442,8 +450,7 @@ TEST(StartRegistry, RulesForNames) {
   EXPECT_EQ(mproc_register(std::string(200, 'x').c_str(), return_marker), MPROC_OK);
   EXPECT_EQ(mproc_register("null-fn", nullptr), MPROC_E_INVAL);
   // Tasks are another namespace.
-  auto task = [](const void *, size_t, mproc_reply *, void *) -> int { return 0; };
-  EXPECT_EQ(mproc_register_task("return_arg_byte", task), MPROC_OK);
+  EXPECT_EQ(mproc_register_task("a-task-named-like-a-target", increment_bytes), MPROC_OK);
   mproc_process *p = nullptr;
   EXPECT_EQ(mproc_process_new_named(&p, "no-such-target", nullptr, 0), MPROC_E_NOENT);
   EXPECT_EQ(mproc_process_new_named(&p, nullptr, nullptr, 0), MPROC_E_INVAL);
@@ -477,6 +484,46 @@ TEST(StartDefault, SetterRejectsBadInput) {
   EXPECT_EQ(mproc_process_set_start_method(p, MPROC_START_FORK), MPROC_E_STATE);
   joined_exitcode(p);
   mproc_process_free(p);
+}
+
+// The _named pool functions run the task registered under the name.
+TEST(StartRegistry, PoolTasksByName) {
+  mproc_pool *pool = nullptr;
+  ASSERT_EQ(mproc_pool_new(&pool, 2), MPROC_OK);
+  void *out = nullptr;
+  size_t out_len = 0;
+  ASSERT_EQ(mproc_pool_apply_named(pool, "increment_bytes", "abc", 3, &out, &out_len), MPROC_OK);
+  EXPECT_EQ(std::string(static_cast<char *>(out), out_len), "bcd");
+  mproc_free(out);
+  mproc_result *r = nullptr;
+  ASSERT_EQ(mproc_pool_apply_async_named(pool, "increment_bytes", "x", 1, &r), MPROC_OK);
+  const void *data;
+  size_t len;
+  ASSERT_EQ(mproc_result_get(r, &data, &len, 60.0), MPROC_OK);
+  EXPECT_EQ(std::string(static_cast<const char *>(data), len), "y");
+  mproc_result_free(r);
+  mproc_bytes items[3] = {{"a", 1}, {"b", 1}, {"c", 1}};
+  mproc_bytes *results = nullptr;
+  ASSERT_EQ(mproc_pool_map_named(pool, "increment_bytes", items, 3, 0, &results), MPROC_OK);
+  EXPECT_EQ(std::string(static_cast<const char *>(results[2].data), results[2].len), "d");
+  mproc_free(results);
+  for (auto imap : {mproc_pool_imap_named, mproc_pool_imap_unordered_named}) {
+    mproc_iter *it = nullptr;
+    ASSERT_EQ(imap(pool, "increment_bytes", items, 3, 1, &it), MPROC_OK);
+    std::string seen(3, '?');
+    size_t index;
+    while (mproc_iter_next(it, &index, &data, &len, 60.0) == MPROC_OK)
+      seen[index] = static_cast<const char *>(data)[0];
+    EXPECT_EQ(seen, "bcd");
+    mproc_iter_free(it);
+  }
+  EXPECT_EQ(mproc_pool_apply_async_named(pool, "no-such-task", "x", 1, &r), MPROC_E_NOENT);
+  EXPECT_EQ(mproc_pool_apply_async_named(pool, nullptr, "x", 1, &r), MPROC_E_INVAL);
+  EXPECT_EQ(mproc_pool_apply_named(pool, "return_arg_byte", "x", 1, &out, &out_len),
+            MPROC_E_NOENT);  // a process target, not a task
+  mproc_pool_close(pool);
+  EXPECT_EQ(mproc_pool_join(pool, 60.0), MPROC_OK);
+  mproc_pool_free(pool);
 }
 
 // --- spawn only -------------------------------------------------------------
