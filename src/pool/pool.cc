@@ -239,16 +239,24 @@ int Pool::stat(int which, uint64_t *value) {
   }
 }
 
+void Pool::add_outcome(Deliveries &out, const std::shared_ptr<Sink> &sink, size_t index,
+                       ItemOutcome &&outcome) {
+  if (out.empty() || out.back().sink != sink ||
+      out.back().first + out.back().outcomes.size() != index)
+    out.push_back(Delivery{sink, index, {}});
+  out.back().outcomes.push_back(std::move(outcome));
+}
+
 void Pool::deliver(Deliveries &out) {
   if (out.empty()) return;
-  for (Delivery &d : out) d.sink->deliver(d.index, std::move(d.outcome));
+  for (Delivery &d : out) d.sink->deliver(d.first, std::move(d.outcomes));
   out.clear();
   if (event_fd_wanted_) signal_eventfd(event_fd_);
 }
 
 void Pool::fail_chunk_locked(Chunk &c, int status, Deliveries &out) {
   for (; c.done < c.count; c.done++) {
-    out.push_back(Delivery{c.sink, c.first_index + c.done, ItemOutcome{status, {}, false, 0}});
+    add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, {}, false, 0});
     tasks_failed_++;
   }
 }
@@ -286,6 +294,7 @@ int Pool::spawn_worker_locked() {
   slot->setup.init_arg = &init_arg_;
   slot->setup.init_ctx = init_ctx_;
   slot->setup.max_chunks = max_tasks_;
+  slot->setup.batch_replies = task_timeout_ns_ == 0;
   slot->process = std::make_unique<Process>(worker_main, nullptr, 0, &slot->setup);
   slot->process->set_name(("ForkPoolWorker-" + slot->process->identity()).c_str());
   slot->process->set_daemon(true);
@@ -330,9 +339,13 @@ void Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
       slot.init_failed = true;
       continue;
     }
-    valid = valid && h.kind == static_cast<uint32_t>(MsgKind::kResult) && !slot.assigned.empty() &&
-            slot.assigned.front()->id == h.chunk_id && slot.assigned.front()->done == h.index &&
-            (h.status == MPROC_OK || h.status == MPROC_E_TASK_FAILED || h.status == MPROC_E_TOOBIG);
+    if (valid && h.kind == static_cast<uint32_t>(MsgKind::kResult))
+      valid = take_reply_locked(slot, h.chunk_id, h.index, h.status, std::move(payload), out);
+    else if (valid && h.kind == static_cast<uint32_t>(MsgKind::kResults))
+      valid = take_replies_locked(slot, h.chunk_id, payload.data(), payload.size(), h.index,
+                                  /*skip_seen=*/false, out);
+    else
+      valid = false;
     if (!valid) {
       // A worker whose messages make no sense (a task scribbled over its
       // memory, say) is stopped; its task fails as if it had crashed.
@@ -340,14 +353,36 @@ void Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
       slot.process->send_signal(SIGKILL);
       return;
     }
-    Chunk &c = *slot.assigned.front();
-    (h.status == MPROC_OK ? tasks_succeeded_ : tasks_failed_)++;
-    out.push_back(Delivery{c.sink, c.first_index + c.done,
-                           ItemOutcome{h.status, std::move(payload), false, 0}});
-    if (++c.done == c.count) slot.assigned.pop_front();
-    slot.deadline_ns =
-        task_timeout_ns_ && !slot.assigned.empty() ? monotonic_ns() + task_timeout_ns_ : 0;
   }
+}
+
+bool Pool::take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int32_t status,
+                             std::vector<unsigned char> &&reply, Deliveries &out) {
+  // Replies come in order: the next item of the oldest chunk sent.
+  if (slot.assigned.empty() || slot.assigned.front()->id != chunk_id ||
+      slot.assigned.front()->done != index ||
+      !(status == MPROC_OK || status == MPROC_E_TASK_FAILED || status == MPROC_E_TOOBIG))
+    return false;
+  Chunk &c = *slot.assigned.front();
+  (status == MPROC_OK ? tasks_succeeded_ : tasks_failed_)++;
+  add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, std::move(reply), false, 0});
+  if (++c.done == c.count) slot.assigned.pop_front();
+  slot.deadline_ns =
+      task_timeout_ns_ && !slot.assigned.empty() ? monotonic_ns() + task_timeout_ns_ : 0;
+  return true;
+}
+
+bool Pool::take_replies_locked(Slot &slot, uint64_t chunk_id, const unsigned char *p, size_t len,
+                               uint32_t count, bool skip_seen, Deliveries &out) {
+  return for_each_reply(p, len, count, [&](uint32_t index, int32_t status,
+                                           const unsigned char *data, size_t n) {
+    // After a death the log may repeat replies its last message carried.
+    if (skip_seen && !slot.assigned.empty() && slot.assigned.front()->id == chunk_id &&
+        index < slot.assigned.front()->done)
+      return true;
+    return take_reply_locked(slot, chunk_id, index, status,
+                             std::vector<unsigned char>(data, data + n), out);
+  });
 }
 
 void Pool::handle_exit_locked(size_t i, Deliveries &out) {
@@ -355,6 +390,12 @@ void Pool::handle_exit_locked(size_t i, Deliveries &out) {
   int code = 0;
   s.process->exitcode(&code);
   read_outbox_locked(s, out);  // replies sent before the end still count
+  // So do the ones it finished but had not sent: they wait in its log,
+  // unless their chunk is already complete.
+  ReplyLog &log = s.channel->reply_log();
+  if (!s.assigned.empty() && s.assigned.front()->id == log.chunk_id())
+    take_replies_locked(s, log.chunk_id(), log.data(), log.used(), log.count(), /*skip_seen=*/true,
+                        out);
   size_t unread = std::min(s.channel->discard_unread_tasks(), s.assigned.size());
   size_t started = s.assigned.size() - unread;
 
@@ -367,7 +408,7 @@ void Pool::handle_exit_locked(size_t i, Deliveries &out) {
     if (c.done >= c.count) continue;
     died_in_task = true;
     int status = s.killed_for_timeout ? MPROC_E_TASK_TIMEOUT : MPROC_E_WORKER_DIED;
-    out.push_back(Delivery{c.sink, c.first_index + c.done, ItemOutcome{status, {}, true, code}});
+    add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, {}, true, code});
     tasks_failed_++;
     if (++c.done < c.count) again.push_back(chunk_tail(c, c.done));
   }

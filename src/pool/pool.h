@@ -86,12 +86,14 @@ class Pool {
     int sentinel = -1;         // its pidfd, or -1: then polled on a tick
     bool exit_signaled = false;  // the pidfd turned readable
   };
-  struct Delivery {
+  struct Delivery {  // a run of consecutive items for one sink
     std::shared_ptr<Sink> sink;
-    size_t index;
-    ItemOutcome outcome;
+    size_t first;
+    std::vector<ItemOutcome> outcomes;
   };
   using Deliveries = std::vector<Delivery>;
+  static void add_outcome(Deliveries &out, const std::shared_ptr<Sink> &sink, size_t index,
+                          ItemOutcome &&outcome);
 
   int start_locked();
   static void *manager_main(void *self);
@@ -99,6 +101,10 @@ class Pool {
   int spawn_worker_locked();
   void fill_workers_locked();
   void read_outbox_locked(Slot &slot, Deliveries &out);
+  bool take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int32_t status,
+                         std::vector<unsigned char> &&reply, Deliveries &out);
+  bool take_replies_locked(Slot &slot, uint64_t chunk_id, const unsigned char *p, size_t len,
+                           uint32_t count, bool skip_seen, Deliveries &out);
   void handle_exit_locked(size_t i, Deliveries &out);
   void dispatch_locked();
   bool can_take_locked(const Slot &s, const Chunk &next) const;

@@ -6,11 +6,11 @@
 
 namespace mproc {
 
-void ResultState::deliver(size_t, ItemOutcome &&outcome) {
+void ResultState::deliver(size_t, std::vector<ItemOutcome> &&outcomes) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (ready_) return;
-    outcome_ = std::move(outcome);
+    if (ready_ || outcomes.empty()) return;
+    outcome_ = std::move(outcomes.front());
     ready_ = true;
   }
   cv_.notify_all();
@@ -67,13 +67,14 @@ IterState::IterState(std::shared_ptr<Pool> pool, mproc_task_fn fn, void *ctx,
 
 IterState::~IterState() = default;
 
-void IterState::deliver(size_t index, ItemOutcome &&outcome) {
+void IterState::deliver(size_t first, std::vector<ItemOutcome> &&outcomes) {
+  if (outcomes.empty()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (ordered_)
-      by_index_.emplace(index, std::move(outcome));
+      by_index_.emplace(first, Run{first, std::move(outcomes)});
     else
-      by_arrival_.emplace_back(index, std::move(outcome));
+      by_arrival_.push_back(Run{first, std::move(outcomes)});
   }
   cv_.notify_all();
 }
@@ -108,7 +109,7 @@ int IterState::refill(bool all) {
     int rc = pool_->submit(chunk, /*from_iterator=*/true);
     if (rc != MPROC_OK) {
       // Claimed items must still produce an outcome, or next() would wait forever.
-      for (size_t k = i; k < to; k++) deliver(k, ItemOutcome{rc, {}, false, 0});
+      deliver(i, std::vector<ItemOutcome>(to - i, ItemOutcome{rc, {}, false, 0}));
       if (to == n_) pool_->iterator_input_done();
       return rc;
     }
@@ -138,13 +139,21 @@ int IterState::next(const Deadline &deadline, size_t *index, const ItemOutcome *
   }
   if (ordered_) {
     auto it = by_index_.find(consumed_);
-    current_index_ = it->first;
-    current_ = std::move(it->second);
-    by_index_.erase(it);
+    Run &run = it->second;
+    current_index_ = consumed_;
+    current_ = std::move(run.items[run.taken++]);
+    if (run.taken == run.items.size()) {
+      by_index_.erase(it);
+    } else {  // the run now starts at the next index: re-key it, no copy
+      auto node = by_index_.extract(it);
+      node.key() = consumed_ + 1;
+      by_index_.insert(std::move(node));
+    }
   } else {
-    current_index_ = by_arrival_.front().first;
-    current_ = std::move(by_arrival_.front().second);
-    by_arrival_.pop_front();
+    Run &run = by_arrival_.front();
+    current_index_ = run.first + run.taken;
+    current_ = std::move(run.items[run.taken++]);
+    if (run.taken == run.items.size()) by_arrival_.pop_front();
   }
   consumed_++;
   lock.unlock();

@@ -30,7 +30,7 @@ class ResultState : public Sink, public std::enable_shared_from_this<ResultState
   ResultState(mproc_result_cb cb, void *userdata, std::shared_ptr<CallbackQueue> callbacks)
       : cb_(cb), userdata_(userdata), callbacks_(std::move(callbacks)) {}
 
-  void deliver(size_t index, ItemOutcome &&outcome) override;
+  void deliver(size_t first, std::vector<ItemOutcome> &&outcomes) override;
   // MPROC_OK once ready, MPROC_E_TIMEOUT otherwise.
   int wait(const Deadline &deadline);
   bool ready();
@@ -53,7 +53,7 @@ class IterState : public Sink, public std::enable_shared_from_this<IterState> {
             size_t n, size_t chunksize, bool ordered);
   ~IterState() override;
 
-  void deliver(size_t index, ItemOutcome &&outcome) override;
+  void deliver(size_t first, std::vector<ItemOutcome> &&outcomes) override;
   // Submits input up to the window (or all of it once the pool is closing).
   // Returns MPROC_OK or the pool's refusal (MPROC_E_STATE...).
   int refill(bool all);
@@ -78,8 +78,14 @@ class IterState : public Sink, public std::enable_shared_from_this<IterState> {
   size_t submitted_ = 0;  // input items handed to the pool
   size_t consumed_ = 0;   // outcomes returned by next()
   bool input_done_ = false;
-  std::map<size_t, ItemOutcome> by_index_;                // ordered mode
-  std::deque<std::pair<size_t, ItemOutcome>> by_arrival_;  // unordered mode
+  // Outcomes not consumed yet, in the runs they were delivered in.
+  struct Run {
+    size_t first;
+    std::vector<ItemOutcome> items;
+    size_t taken = 0;  // items[0..taken) were returned by next()
+  };
+  std::map<size_t, Run> by_index_;  // ordered mode, keyed by a run's next index
+  std::deque<Run> by_arrival_;      // unordered mode
   size_t current_index_ = 0;
   ItemOutcome current_;
 };

@@ -21,13 +21,13 @@ struct ItemOutcome {
   int worker_exit = 0;
 };
 
-// Receives outcomes. deliver() is called once per item, from the pool's
-// manager thread (or from a submitting thread when the pool refuses work),
-// never with the pool's lock held.
+// Receives outcomes, a run of consecutive items at a time (the replies a
+// worker sent together), from whichever pool thread read them, never with
+// the pool's lock held. Every item is delivered exactly once.
 class Sink {
  public:
   virtual ~Sink() = default;
-  virtual void deliver(size_t index, ItemOutcome &&outcome) = 0;
+  virtual void deliver(size_t first, std::vector<ItemOutcome> &&outcomes) = 0;
 };
 
 // A run of consecutive items for one worker. `payload` is the serialized

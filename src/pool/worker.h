@@ -30,6 +30,9 @@ struct WorkerSetup {
   const std::vector<unsigned char> *init_arg = nullptr;
   void *init_ctx = nullptr;
   uint32_t max_chunks = 0;  // 0 = unlimited
+  // Replies travel per chunk (see run_chunk). Off with a task timeout: the
+  // manager restarts an item's clock when the previous item's reply comes.
+  bool batch_replies = true;
 };
 
 // Process target for a worker: ctx is a WorkerSetup*. Returns its exit code.

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -482,6 +483,71 @@ TEST(PoolCrash, ChunkItemsAfterTheCrashRunAgain) {
   EXPECT_EQ(mproc_iter_next(it, nullptr, nullptr, nullptr, 1.0), MPROC_DONE);
   mproc_iter_free(it);
   close_join_free(p);
+}
+
+// One item of RunOnceChunk: its index, its reply size, and whether it
+// crashes. ctx points at shared run counters, one per item.
+struct CountedItem {
+  int64_t index;
+  int64_t reply_len;
+  int64_t crash;
+};
+int count_runs(const void *arg, size_t len, mproc_reply *r, void *ctx) {
+  CountedItem item;
+  if (len != sizeof item) return 1;
+  memcpy(&item, arg, sizeof item);
+  __atomic_fetch_add(static_cast<int *>(ctx) + item.index, 1, __ATOMIC_SEQ_CST);
+  if (item.crash) {
+    prctl(PR_SET_DUMPABLE, 0);
+    signal(SIGSEGV, SIG_DFL);
+    raise(SIGSEGV);
+  }
+  std::vector<unsigned char> reply(static_cast<size_t>(item.reply_len),
+                                   static_cast<unsigned char>(item.index));
+  return mproc_reply_set(r, reply.data(), reply.size());
+}
+
+// A worker that dies mid-chunk: the items it finished are delivered once
+// (sent ones and ones still waiting to be sent alike), the running one
+// fails, the rest run again, and nothing runs twice. Small replies all wait
+// for the chunk's end; 20 KiB ones fill the batch and go out mid-chunk;
+// 300 KiB ones are too large for a batch and go alone.
+TEST(PoolCrash, AChunkWhoseWorkerDiesDeliversFinishedItemsOnce) {
+  constexpr size_t kItems = 24, kCrashAt = 15;
+  for (int64_t reply_len : {8, 20 * 1024, 300 * 1024}) {
+    void *shared = mmap(nullptr, kItems * sizeof(int), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(shared, MAP_FAILED);
+    int *runs = static_cast<int *>(shared);
+    mproc_pool *p = make_pool(1);
+    std::vector<CountedItem> in;
+    for (size_t k = 0; k < kItems; k++)
+      in.push_back(CountedItem{static_cast<int64_t>(k), reply_len, k == kCrashAt});
+    std::vector<mproc_bytes> items;
+    for (const CountedItem &c : in) items.push_back(mproc_bytes{&c, sizeof c});
+    mproc_iter *it = nullptr;
+    ASSERT_EQ(mproc_pool_imap(p, count_runs, items.data(), items.size(), kItems, runs, &it),
+              MPROC_OK);
+    for (size_t k = 0; k < kItems; k++) {
+      size_t idx = 0;
+      const void *data = nullptr;
+      size_t len = 0;
+      int rc = mproc_iter_next(it, &idx, &data, &len, 60.0);
+      EXPECT_EQ(idx, k) << reply_len;
+      if (k == kCrashAt) {
+        EXPECT_EQ(rc, MPROC_E_WORKER_DIED) << reply_len;
+        continue;
+      }
+      ASSERT_EQ(rc, MPROC_OK) << reply_len << " item " << k;
+      ASSERT_EQ(len, static_cast<size_t>(reply_len));
+      EXPECT_EQ(static_cast<const unsigned char *>(data)[len - 1], static_cast<unsigned char>(k));
+    }
+    EXPECT_EQ(mproc_iter_next(it, nullptr, nullptr, nullptr, 1.0), MPROC_DONE);
+    mproc_iter_free(it);
+    close_join_free(p);
+    for (size_t k = 0; k < kItems; k++) EXPECT_EQ(runs[k], 1) << reply_len << " item " << k;
+    munmap(shared, kItems * sizeof(int));
+  }
 }
 
 TEST(PoolCrash, TaskTimeoutKillsOnlyThatTask) {
