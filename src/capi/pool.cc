@@ -43,7 +43,7 @@ int submit_one(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len,
   if (arg_len > MPROC_POOL_MAX_PAYLOAD) return MPROC_E_TOOBIG;
   if (int rc = usable(p)) return rc;
   return guarded([&] {
-    auto state = std::make_shared<mproc::ResultState>(cb, userdata, p->pool->callbacks());
+    auto state = std::make_shared<mproc::ResultState>(p->pool, cb, userdata);
     auto chunk = std::make_shared<mproc::Chunk>();
     chunk->fn = fn;
     chunk->ctx = ctx;

@@ -43,21 +43,22 @@ Pool::Pool(int workers)
       callbacks_(std::make_shared<CallbackQueue>()) {
   void *page = mmap(nullptr, sizeof(std::atomic<uint32_t>), PROT_READ | PROT_WRITE,
                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (page != MAP_FAILED) asleep_ = new (page) std::atomic<uint32_t>(0);
+  if (page != MAP_FAILED) sleepers_ = new (page) std::atomic<uint32_t>(0);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   results_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  waiter_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 Pool::~Pool() {
   shutdown();
-  for (int fd : {wake_fd_, results_fd_, event_fd_})
+  for (int fd : {wake_fd_, results_fd_, event_fd_, waiter_fd_})
     if (fd >= 0) ::close(fd);
-  if (asleep_) munmap(asleep_, sizeof *asleep_);
+  if (sleepers_) munmap(sleepers_, sizeof *sleepers_);
 }
 
 bool Pool::ok() const {
-  return asleep_ && wake_fd_ >= 0 && results_fd_ >= 0 && event_fd_ >= 0;
+  return sleepers_ && wake_fd_ >= 0 && results_fd_ >= 0 && event_fd_ >= 0 && waiter_fd_ >= 0;
 }
 
 int Pool::set_initializer(mproc_target_fn init, const void *arg, size_t arg_len, void *ctx) {
@@ -127,11 +128,53 @@ int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
         return rc;
       }
       pending_.push_back(std::move(chunk));
-      wake_manager();
+      // Hand it to a worker from this thread when one can take it: the
+      // manager need not wake. It still must for what only it does.
+      if (!slots_.empty()) dispatch_locked();
+      if (manager_needed_locked()) wake_manager();
     }
   }
   deliver(out);
   return MPROC_OK;
+}
+
+bool Pool::manager_needed_locked() const {
+  // Deadlines, closing, failures and new workers are the manager's. Chunks
+  // still pending are not, while replies are due: whoever reads one (a
+  // waiter, or the manager it wakes) dispatches again.
+  if (state_ != State::kRunning || task_timeout_ns_ || !pending_failures_.empty()) return true;
+  if (pending_.empty()) return false;
+  return std::none_of(slots_.begin(), slots_.end(),
+                      [](const std::unique_ptr<Slot> &s) { return !s->assigned.empty(); });
+}
+
+void Pool::sweep_for_waiter() {
+  Deliveries out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto &s : slots_) read_outbox_locked(*s, out);
+    if (out.empty()) return;
+    dispatch_locked();  // the replies may have freed room for pending chunks
+    if (manager_needed_locked()) wake_manager();
+  }
+  deliver(out);
+}
+
+bool Pool::replies_waiting() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto &s : slots_)
+    if (s->channel->replies_waiting()) return true;
+  return false;
+}
+
+void Pool::sleep_as_waiter(const Deadline &deadline) {
+  pollfd fd{waiter_fd_, POLLIN, 0};
+  timespec ts;
+  if (ppoll(&fd, 1, deadline.remaining(&ts), nullptr) > 0) drain_eventfd(waiter_fd_);
+}
+
+void Pool::wake_waiters() {
+  if (sleepers_->load(std::memory_order_seq_cst) >= kWaiterUnit) signal_eventfd(waiter_fd_);
 }
 
 void Pool::register_iterator(const std::shared_ptr<IterState> &it) {
@@ -251,6 +294,7 @@ void Pool::deliver(Deliveries &out) {
   if (out.empty()) return;
   for (Delivery &d : out) d.sink->deliver(d.first, std::move(d.outcomes));
   out.clear();
+  wake_waiters();
   if (event_fd_wanted_) signal_eventfd(event_fd_);
 }
 
@@ -289,7 +333,8 @@ int Pool::spawn_worker_locked() {
   if (rc != MPROC_OK) return rc;
   slot->setup.channel = slot->channel.get();
   slot->setup.notify_fd = results_fd_;
-  slot->setup.manager_asleep = asleep_;
+  slot->setup.waiter_fd = waiter_fd_;
+  slot->setup.sleepers = sleepers_;
   slot->setup.init = init_;
   slot->setup.init_arg = &init_arg_;
   slot->setup.init_ctx = init_ctx_;
@@ -505,7 +550,10 @@ void Pool::check_timeouts_locked() {
 
 void Pool::set_asleep(bool asleep) {
   // A read-modify-write, not a store: see notify() in worker.cc.
-  asleep_->exchange(asleep ? 1 : 0, std::memory_order_seq_cst);
+  if (asleep)
+    sleepers_->fetch_or(kManagerAsleep, std::memory_order_seq_cst);
+  else
+    sleepers_->fetch_and(~kManagerAsleep, std::memory_order_seq_cst);
 }
 
 bool Pool::should_sleep_locked() {

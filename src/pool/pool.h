@@ -52,6 +52,14 @@ class Pool {
   // Queues a chunk. Callers' submissions (from_iterator false) need a
   // running pool; an iterator's lazy input is accepted until terminate.
   int submit(std::shared_ptr<Chunk> chunk, bool from_iterator);
+  // Blocks until done() holds (MPROC_OK) or the deadline passes
+  // (MPROC_E_TIMEOUT). While it waits, this thread reads the workers'
+  // replies itself, so a reply wakes it directly instead of waking the
+  // manager, which then wakes it. done() must not take the pool's lock.
+  template <typename Done>
+  int wait_for(Done &&done, const Deadline &deadline);
+  // Someone delivered outside the pool: waiting threads look again.
+  void wake_waiters();
   void register_iterator(const std::shared_ptr<IterState> &it);
   void iterator_input_done();
   void cancel_queued(const Sink *sink);
@@ -101,6 +109,10 @@ class Pool {
   int spawn_worker_locked();
   void fill_workers_locked();
   void read_outbox_locked(Slot &slot, Deliveries &out);
+  bool manager_needed_locked() const;
+  void sweep_for_waiter();
+  bool replies_waiting();
+  void sleep_as_waiter(const Deadline &deadline);
   bool take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int32_t status,
                          std::vector<unsigned char> &&reply, Deliveries &out);
   bool take_replies_locked(Slot &slot, uint64_t chunk_id, const unsigned char *p, size_t len,
@@ -125,7 +137,8 @@ class Pool {
   int wake_fd_ = -1;     // submissions, close, terminate -> manager
   int results_fd_ = -1;  // workers -> manager
   int event_fd_ = -1;    // manager -> caller's event loop
-  std::atomic<uint32_t> *asleep_ = nullptr;  // shared page: "the manager sleeps"
+  int waiter_fd_ = -1;   // workers, deliveries -> caller threads in wait_for
+  std::atomic<uint32_t> *sleepers_ = nullptr;  // shared page: see kManagerAsleep
   std::shared_ptr<CallbackQueue> callbacks_;
 
   std::mutex mu_;
@@ -156,5 +169,22 @@ class Pool {
   std::atomic<uint64_t> tasks_submitted_{0}, tasks_succeeded_{0}, tasks_failed_{0};
   std::atomic<uint64_t> workers_started_{0}, workers_died_{0}, workers_alive_{0};
 };
+
+template <typename Done>
+int Pool::wait_for(Done &&done, const Deadline &deadline) {
+  for (;;) {
+    sweep_for_waiter();
+    if (done()) return MPROC_OK;
+    if (deadline.expired()) return MPROC_E_TIMEOUT;
+    // Announce, then look once more: what was delivered or replied before
+    // the announcement is seen here, what comes after it wakes us (see
+    // notify() in worker.cc and wake_waiters()).
+    sleepers_->fetch_add(kWaiterUnit, std::memory_order_seq_cst);
+    if (!done() && !replies_waiting()) sleep_as_waiter(deadline);
+    // Withdrawn, we sweep again: a worker that saw us waiting woke only
+    // us, so its reply is ours to read.
+    sleepers_->fetch_sub(kWaiterUnit, std::memory_order_seq_cst);
+  }
+}
 
 }  // namespace mproc

@@ -6,6 +6,9 @@
 
 namespace mproc {
 
+ResultState::ResultState(const std::shared_ptr<Pool> &pool, mproc_result_cb cb, void *userdata)
+    : pool_(pool), cb_(cb), userdata_(userdata), callbacks_(pool->callbacks()) {}
+
 void ResultState::deliver(size_t, std::vector<ItemOutcome> &&outcomes) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -26,6 +29,8 @@ void ResultState::deliver(size_t, std::vector<ItemOutcome> &&outcomes) {
 }
 
 int ResultState::wait(const Deadline &deadline) {
+  if (auto pool = pool_.lock()) return pool->wait_for([this] { return ready(); }, deadline);
+  // The pool is gone: whatever delivers now (nothing, normally) notifies.
   std::unique_lock<std::mutex> lock(mu_);
   while (!ready_) {
     if (deadline.is_forever()) {
@@ -76,7 +81,6 @@ void IterState::deliver(size_t first, std::vector<ItemOutcome> &&outcomes) {
     else
       by_arrival_.push_back(Run{first, std::move(outcomes)});
   }
-  cv_.notify_all();
 }
 
 int IterState::refill(bool all) {
@@ -110,6 +114,7 @@ int IterState::refill(bool all) {
     if (rc != MPROC_OK) {
       // Claimed items must still produce an outcome, or next() would wait forever.
       deliver(i, std::vector<ItemOutcome>(to - i, ItemOutcome{rc, {}, false, 0}));
+      pool_->wake_waiters();
       if (to == n_) pool_->iterator_input_done();
       return rc;
     }
@@ -128,14 +133,15 @@ int IterState::next(const Deadline &deadline, size_t *index, const ItemOutcome *
     return ordered_ ? by_index_.count(consumed_) > 0 : !by_arrival_.empty();
   };
   while (!available()) {
-    if (deadline.is_forever()) {
-      cv_.wait(lock);
-      continue;
-    }
-    timespec ts;
-    deadline.remaining(&ts);
-    if (ts.tv_sec == 0 && ts.tv_nsec == 0) return MPROC_E_TIMEOUT;
-    cv_.wait_for(lock, std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+    lock.unlock();
+    int rc = pool_->wait_for(
+        [&] {
+          std::lock_guard<std::mutex> l(mu_);
+          return available();
+        },
+        deadline);
+    if (rc != MPROC_OK) return rc;
+    lock.lock();
   }
   if (ordered_) {
     auto it = by_index_.find(consumed_);

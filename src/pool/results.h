@@ -27,8 +27,7 @@ size_t in_flight_window(int workers, size_t chunksize);
 
 class ResultState : public Sink, public std::enable_shared_from_this<ResultState> {
  public:
-  ResultState(mproc_result_cb cb, void *userdata, std::shared_ptr<CallbackQueue> callbacks)
-      : cb_(cb), userdata_(userdata), callbacks_(std::move(callbacks)) {}
+  ResultState(const std::shared_ptr<Pool> &pool, mproc_result_cb cb, void *userdata);
 
   void deliver(size_t first, std::vector<ItemOutcome> &&outcomes) override;
   // MPROC_OK once ready, MPROC_E_TIMEOUT otherwise.
@@ -42,6 +41,7 @@ class ResultState : public Sink, public std::enable_shared_from_this<ResultState
   std::condition_variable cv_;
   bool ready_ = false;
   ItemOutcome outcome_;
+  std::weak_ptr<Pool> pool_;  // waits help it while it lives
   mproc_result_cb cb_;
   void *userdata_;
   std::shared_ptr<CallbackQueue> callbacks_;
@@ -74,7 +74,6 @@ class IterState : public Sink, public std::enable_shared_from_this<IterState> {
   size_t window_;  // items in flight beyond what was consumed
 
   std::mutex mu_;
-  std::condition_variable cv_;
   size_t submitted_ = 0;  // input items handed to the pool
   size_t consumed_ = 0;   // outcomes returned by next()
   bool input_done_ = false;

@@ -15,12 +15,14 @@ namespace {
 constexpr int64_t kFlushNs = 2 * 1000 * 1000;
 
 void notify(const WorkerSetup *s) {
-  // Pairs with the manager's exchange-then-recheck before it sleeps: the
-  // two read-modify-writes on the flag are ordered, so either it sees our
-  // message, or we see it asleep and wake it.
-  if (!s->manager_asleep->fetch_add(0, std::memory_order_seq_cst)) return;
+  // Pairs with the sleepers' announce-then-recheck (and a waiter's
+  // withdraw-then-recheck): the read-modify-writes on the word are ordered,
+  // so either a sleeper sees our message, or we see it asleep and wake it.
+  uint32_t v = s->sleepers->fetch_add(0, std::memory_order_seq_cst);
+  int fd = v >= kWaiterUnit ? s->waiter_fd : (v & kManagerAsleep) ? s->notify_fd : -1;
+  if (fd < 0) return;
   uint64_t one = 1;
-  ssize_t ignored = write(s->notify_fd, &one, sizeof one);
+  ssize_t ignored = write(fd, &one, sizeof one);
   (void)ignored;
 }
 
