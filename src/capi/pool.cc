@@ -284,23 +284,22 @@ MPROC_API int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const mproc_bytes 
   if (rc != MPROC_OK) return rc;
   return guarded([&] {
     // Every item runs; the first failure in input order is the answer.
-    std::vector<mproc::ItemOutcome> outcomes(n);
+    std::vector<mproc::OutcomeRun> runs;
     int first_error = MPROC_OK;
-    for (size_t k = 0; k < n; k++) {
-      size_t idx = 0;
-      const mproc::ItemOutcome *o = nullptr;
-      int nrc = it->state->next(Deadline::forever(), &idx, &o);
-      if (nrc != MPROC_OK) {  // cannot happen while items remain; be safe
-        if (first_error == MPROC_OK) first_error = nrc;
+    for (int trc; (trc = it->state->take_runs(Deadline::forever(), &runs)) != MPROC_DONE;) {
+      if (trc != MPROC_OK) {  // cannot happen while items remain; be safe
+        first_error = trc;
         break;
       }
-      if (o->status != MPROC_OK && first_error == MPROC_OK) first_error = o->status;
-      outcomes[idx] = it->state->take_current();
     }
     mproc_iter_free(it);
-    if (first_error != MPROC_OK) return first_error;
     size_t bytes = n * sizeof(mproc_bytes);
-    for (auto &o : outcomes) bytes += o.reply.size();
+    for (const auto &run : runs)
+      for (const auto &o : run.items) {
+        if (first_error == MPROC_OK && o.status != MPROC_OK) first_error = o.status;
+        bytes += o.reply.size();
+      }
+    if (first_error != MPROC_OK) return first_error;
     if (n == 0) {
       *results = nullptr;
       return MPROC_OK;
@@ -308,13 +307,15 @@ MPROC_API int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const mproc_bytes 
     auto *array = static_cast<mproc_bytes *>(malloc(bytes));
     if (!array) return MPROC_E_NOMEM;
     auto *cursor = reinterpret_cast<unsigned char *>(array + n);
-    for (size_t k = 0; k < n; k++) {
-      size_t len = outcomes[k].reply.size();
-      array[k].data = len ? cursor : nullptr;
-      array[k].len = len;
-      if (len) memcpy(cursor, outcomes[k].reply.data(), len);
-      cursor += len;
-    }
+    for (const auto &run : runs)
+      for (size_t k = 0; k < run.items.size(); k++) {
+        const mproc::ReplyBytes &r = run.items[k].reply;
+        mproc_bytes &slot = array[run.first + k];
+        slot.data = r.empty() ? nullptr : cursor;
+        slot.len = r.size();
+        if (!r.empty()) memcpy(cursor, r.data(), r.size());
+        cursor += r.size();
+      }
     *results = array;
     return MPROC_OK;
   });

@@ -283,10 +283,14 @@ int Pool::stat(int which, uint64_t *value) {
 }
 
 void Pool::add_outcome(Deliveries &out, const std::shared_ptr<Sink> &sink, size_t index,
-                       ItemOutcome &&outcome) {
+                       ItemOutcome &&outcome, size_t expected) {
+  // A full run is not grown (moving what it holds) but followed by a new one.
   if (out.empty() || out.back().sink != sink ||
-      out.back().first + out.back().outcomes.size() != index)
+      out.back().first + out.back().outcomes.size() != index ||
+      out.back().outcomes.size() == out.back().outcomes.capacity()) {
     out.push_back(Delivery{sink, index, {}});
+    out.back().outcomes.reserve(expected);
+  }
   out.back().outcomes.push_back(std::move(outcome));
 }
 
@@ -300,7 +304,8 @@ void Pool::deliver(Deliveries &out) {
 
 void Pool::fail_chunk_locked(Chunk &c, int status, Deliveries &out) {
   for (; c.done < c.count; c.done++) {
-    add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, {}, false, 0});
+    add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, {}, false, 0},
+                c.count - c.done);
     tasks_failed_++;
   }
 }
@@ -402,7 +407,7 @@ void Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
 }
 
 bool Pool::take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int32_t status,
-                             std::vector<unsigned char> &&reply, Deliveries &out) {
+                             ReplyBytes &&reply, Deliveries &out, size_t expected) {
   // Replies come in order: the next item of the oldest chunk sent.
   if (slot.assigned.empty() || slot.assigned.front()->id != chunk_id ||
       slot.assigned.front()->done != index ||
@@ -410,7 +415,8 @@ bool Pool::take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int3
     return false;
   Chunk &c = *slot.assigned.front();
   (status == MPROC_OK ? tasks_succeeded_ : tasks_failed_)++;
-  add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, std::move(reply), false, 0});
+  add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, std::move(reply), false, 0},
+              expected);
   if (++c.done == c.count) slot.assigned.pop_front();
   slot.deadline_ns =
       task_timeout_ns_ && !slot.assigned.empty() ? monotonic_ns() + task_timeout_ns_ : 0;
@@ -425,8 +431,7 @@ bool Pool::take_replies_locked(Slot &slot, uint64_t chunk_id, const unsigned cha
     if (skip_seen && !slot.assigned.empty() && slot.assigned.front()->id == chunk_id &&
         index < slot.assigned.front()->done)
       return true;
-    return take_reply_locked(slot, chunk_id, index, status,
-                             std::vector<unsigned char>(data, data + n), out);
+    return take_reply_locked(slot, chunk_id, index, status, ReplyBytes(data, n), out, count);
   });
 }
 

@@ -100,8 +100,10 @@ class Pool {
     std::vector<ItemOutcome> outcomes;
   };
   using Deliveries = std::vector<Delivery>;
+  // Appends to the last run when it continues it and has room; `expected`
+  // sizes a new run.
   static void add_outcome(Deliveries &out, const std::shared_ptr<Sink> &sink, size_t index,
-                          ItemOutcome &&outcome);
+                          ItemOutcome &&outcome, size_t expected = 1);
 
   int start_locked();
   static void *manager_main(void *self);
@@ -114,7 +116,7 @@ class Pool {
   bool replies_waiting();
   void sleep_as_waiter(const Deadline &deadline);
   bool take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int32_t status,
-                         std::vector<unsigned char> &&reply, Deliveries &out);
+                         ReplyBytes &&reply, Deliveries &out, size_t expected = 1);
   bool take_replies_locked(Slot &slot, uint64_t chunk_id, const unsigned char *p, size_t len,
                            uint32_t count, bool skip_seen, Deliveries &out);
   void handle_exit_locked(size_t i, Deliveries &out);

@@ -77,9 +77,9 @@ void IterState::deliver(size_t first, std::vector<ItemOutcome> &&outcomes) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (ordered_)
-      by_index_.emplace(first, Run{first, std::move(outcomes)});
+      by_index_.emplace(first, OutcomeRun{first, std::move(outcomes)});
     else
-      by_arrival_.push_back(Run{first, std::move(outcomes)});
+      by_arrival_.push_back(OutcomeRun{first, std::move(outcomes)});
   }
 }
 
@@ -123,53 +123,76 @@ int IterState::refill(bool all) {
   return MPROC_OK;
 }
 
-int IterState::next(const Deadline &deadline, size_t *index, const ItemOutcome **outcome) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (consumed_ == n_) return MPROC_DONE;
-  }
+bool IterState::available_locked() const {
+  return ordered_ ? by_index_.count(consumed_) > 0 : !by_arrival_.empty();
+}
+
+template <typename Take>
+int IterState::consume(const Deadline &deadline, size_t max, Take &&take) {
   std::unique_lock<std::mutex> lock(mu_);
-  auto available = [this] {
-    return ordered_ ? by_index_.count(consumed_) > 0 : !by_arrival_.empty();
-  };
-  while (!available()) {
+  if (consumed_ == n_) return MPROC_DONE;
+  while (!available_locked()) {
     lock.unlock();
     int rc = pool_->wait_for(
-        [&] {
+        [this] {
           std::lock_guard<std::mutex> l(mu_);
-          return available();
+          return available_locked();
         },
         deadline);
     if (rc != MPROC_OK) return rc;
     lock.lock();
   }
-  if (ordered_) {
-    auto it = by_index_.find(consumed_);
-    Run &run = it->second;
-    current_index_ = consumed_;
-    current_ = std::move(run.items[run.taken++]);
-    if (run.taken == run.items.size()) {
-      by_index_.erase(it);
+  // take(run, room) consumes items from run.taken on (at most room) and
+  // says how many; a run it empties is dropped, one it cuts is re-keyed.
+  for (size_t got = 0; got < max && available_locked();) {
+    OutcomeRun &run = ordered_ ? by_index_.find(consumed_)->second : by_arrival_.front();
+    size_t left = run.items.size() - run.taken;
+    size_t n = take(run, max - got);
+    size_t key = consumed_;
+    got += n;
+    consumed_ += n;
+    if (!ordered_) {
+      if (n == left) by_arrival_.pop_front();
+    } else if (n == left) {
+      by_index_.erase(key);
     } else {  // the run now starts at the next index: re-key it, no copy
-      auto node = by_index_.extract(it);
-      node.key() = consumed_ + 1;
+      auto node = by_index_.extract(key);
+      node.key() = consumed_;
       by_index_.insert(std::move(node));
     }
-  } else {
-    Run &run = by_arrival_.front();
+  }
+  // Keep the window full as we consume (close() submits the rest); only
+  // when a whole chunk fits, as refill() would do nothing otherwise.
+  bool top_up = !input_done_ && consumed_ + window_ >= submitted_ + chunksize_;
+  lock.unlock();
+  if (top_up) refill(/*all=*/false);
+  return MPROC_OK;
+}
+
+int IterState::next(const Deadline &deadline, size_t *index, const ItemOutcome **outcome) {
+  int rc = consume(deadline, 1, [this](OutcomeRun &run, size_t) {
     current_index_ = run.first + run.taken;
     current_ = std::move(run.items[run.taken++]);
-    if (run.taken == run.items.size()) by_arrival_.pop_front();
-  }
-  consumed_++;
-  lock.unlock();
-  refill(/*all=*/false);  // keep the window full as we consume (close() submits the rest)
+    return size_t{1};
+  });
+  if (rc != MPROC_OK) return rc;
   *index = current_index_;
   *outcome = &current_;
   return MPROC_OK;
 }
 
-ItemOutcome IterState::take_current() { return std::move(current_); }
+int IterState::take_runs(const Deadline &deadline, std::vector<OutcomeRun> *runs) {
+  return consume(deadline, SIZE_MAX, [runs](OutcomeRun &run, size_t) {
+    size_t n = run.items.size() - run.taken;
+    if (run.taken > 0) {  // next() took its head: keep the rest only
+      run.items.erase(run.items.begin(), run.items.begin() + static_cast<ptrdiff_t>(run.taken));
+      run.first += run.taken;
+      run.taken = 0;
+    }
+    runs->push_back(std::move(run));
+    return n;
+  });
+}
 
 void IterState::abandon() {
   bool had_input;

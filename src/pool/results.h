@@ -25,6 +25,13 @@ constexpr size_t kWindowItemsPerWorker = 128;
 constexpr size_t kMaxChunkBytes = 64u << 20;
 size_t in_flight_window(int workers, size_t chunksize);
 
+// Consecutive outcomes, as delivered.
+struct OutcomeRun {
+  size_t first;
+  std::vector<ItemOutcome> items;
+  size_t taken = 0;  // items[0..taken) were consumed
+};
+
 class ResultState : public Sink, public std::enable_shared_from_this<ResultState> {
  public:
   ResultState(const std::shared_ptr<Pool> &pool, mproc_result_cb cb, void *userdata);
@@ -58,12 +65,17 @@ class IterState : public Sink, public std::enable_shared_from_this<IterState> {
   // Returns MPROC_OK or the pool's refusal (MPROC_E_STATE...).
   int refill(bool all);
   int next(const Deadline &deadline, size_t *index, const ItemOutcome **outcome);
-  // Moves the outcome the last next() returned out of the iterator.
-  ItemOutcome take_current();
+  // Moves the runs of outcomes available now (waiting for one if none is)
+  // to *runs, in the iterator's order; MPROC_DONE once all were taken.
+  int take_runs(const Deadline &deadline, std::vector<OutcomeRun> *runs);
   // The iterator is being freed: drop its queued work.
   void abandon();
 
  private:
+  bool available_locked() const;
+  template <typename Take>
+  int consume(const Deadline &deadline, size_t max, Take &&take);
+
   std::shared_ptr<Pool> pool_;
   mproc_task_fn fn_;
   void *ctx_;
@@ -78,13 +90,8 @@ class IterState : public Sink, public std::enable_shared_from_this<IterState> {
   size_t consumed_ = 0;   // outcomes returned by next()
   bool input_done_ = false;
   // Outcomes not consumed yet, in the runs they were delivered in.
-  struct Run {
-    size_t first;
-    std::vector<ItemOutcome> items;
-    size_t taken = 0;  // items[0..taken) were returned by next()
-  };
-  std::map<size_t, Run> by_index_;  // ordered mode, keyed by a run's next index
-  std::deque<Run> by_arrival_;      // unordered mode
+  std::map<size_t, OutcomeRun> by_index_;  // ordered mode, keyed by a run's next index
+  std::deque<OutcomeRun> by_arrival_;      // unordered mode
   size_t current_index_ = 0;
   ItemOutcome current_;
 };

@@ -12,11 +12,35 @@
 
 namespace mproc {
 
+// A reply's bytes: short ones (most results of a map) inline, so a
+// batch of small replies costs no allocation per item.
+class ReplyBytes {
+ public:
+  ReplyBytes() = default;
+  ReplyBytes(const unsigned char *p, size_t n) {
+    if (n <= sizeof small_) {
+      if (n) __builtin_memcpy(small_, p, n);
+      small_len_ = static_cast<uint8_t>(n);
+    } else {
+      heap_.assign(p, p + n);
+    }
+  }
+  ReplyBytes(std::vector<unsigned char> &&v) : heap_(std::move(v)) {}  // NOLINT: implicit on purpose
+  const unsigned char *data() const { return heap_.empty() ? small_ : heap_.data(); }
+  size_t size() const { return heap_.empty() ? small_len_ : heap_.size(); }
+  bool empty() const { return size() == 0; }
+
+ private:
+  std::vector<unsigned char> heap_;
+  unsigned char small_[16];
+  uint8_t small_len_ = 0;
+};
+
 // How one item ended: MPROC_OK or an MPROC_E_* code, the reply bytes, and
 // for a worker that died, its exit code.
 struct ItemOutcome {
   int status = MPROC_OK;
-  std::vector<unsigned char> reply;
+  ReplyBytes reply;
   bool has_worker_exit = false;
   int worker_exit = 0;
 };
