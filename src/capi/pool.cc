@@ -295,10 +295,10 @@ MPROC_API int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const mproc_bytes 
     mproc_iter_free(it);
     size_t bytes = n * sizeof(mproc_bytes);
     for (const auto &run : runs)
-      for (const auto &o : run.items) {
-        if (first_error == MPROC_OK && o.status != MPROC_OK) first_error = o.status;
-        bytes += o.reply.size();
-      }
+      run.for_each([&](int status, const unsigned char *, size_t len) {
+        if (first_error == MPROC_OK && status != MPROC_OK) first_error = status;
+        bytes += len;
+      });
     if (first_error != MPROC_OK) return first_error;
     if (n == 0) {
       *results = nullptr;
@@ -307,15 +307,16 @@ MPROC_API int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const mproc_bytes 
     auto *array = static_cast<mproc_bytes *>(malloc(bytes));
     if (!array) return MPROC_E_NOMEM;
     auto *cursor = reinterpret_cast<unsigned char *>(array + n);
-    for (const auto &run : runs)
-      for (size_t k = 0; k < run.items.size(); k++) {
-        const mproc::ReplyBytes &r = run.items[k].reply;
-        mproc_bytes &slot = array[run.first + k];
-        slot.data = r.empty() ? nullptr : cursor;
-        slot.len = r.size();
-        if (!r.empty()) memcpy(cursor, r.data(), r.size());
-        cursor += r.size();
-      }
+    for (const auto &run : runs) {
+      mproc_bytes *slot = array + run.first;
+      run.for_each([&](int, const unsigned char *data, size_t len) {
+        slot->data = len ? cursor : nullptr;
+        slot->len = len;
+        if (len) memcpy(cursor, data, len);
+        cursor += len;
+        slot++;
+      });
+    }
     *results = array;
     return MPROC_OK;
   });

@@ -285,18 +285,19 @@ int Pool::stat(int which, uint64_t *value) {
 void Pool::add_outcome(Deliveries &out, const std::shared_ptr<Sink> &sink, size_t index,
                        ItemOutcome &&outcome, size_t expected) {
   // A full run is not grown (moving what it holds) but followed by a new one.
-  if (out.empty() || out.back().sink != sink ||
-      out.back().first + out.back().outcomes.size() != index ||
-      out.back().outcomes.size() == out.back().outcomes.capacity()) {
-    out.push_back(Delivery{sink, index, {}});
-    out.back().outcomes.reserve(expected);
+  if (out.empty() || out.back().sink != sink || !out.back().run.batch.empty() ||
+      out.back().run.first + out.back().run.items.size() != index ||
+      out.back().run.items.size() == out.back().run.items.capacity()) {
+    out.push_back(Delivery{sink, {}});
+    out.back().run.first = index;
+    out.back().run.items.reserve(expected);
   }
-  out.back().outcomes.push_back(std::move(outcome));
+  out.back().run.items.push_back(std::move(outcome));
 }
 
 void Pool::deliver(Deliveries &out) {
   if (out.empty()) return;
-  for (Delivery &d : out) d.sink->deliver(d.first, std::move(d.outcomes));
+  for (Delivery &d : out) d.sink->deliver(std::move(d.run));
   out.clear();
   wake_waiters();
   if (event_fd_wanted_) signal_eventfd(event_fd_);
@@ -392,8 +393,7 @@ void Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
     if (valid && h.kind == static_cast<uint32_t>(MsgKind::kResult))
       valid = take_reply_locked(slot, h.chunk_id, h.index, h.status, std::move(payload), out);
     else if (valid && h.kind == static_cast<uint32_t>(MsgKind::kResults))
-      valid = take_replies_locked(slot, h.chunk_id, payload.data(), payload.size(), h.index,
-                                  /*skip_seen=*/false, out);
+      valid = take_batch_locked(slot, h.chunk_id, std::move(payload), h.index, out);
     else
       valid = false;
     if (!valid) {
@@ -406,33 +406,72 @@ void Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
   }
 }
 
+namespace {
+bool valid_reply_status(int32_t status) {
+  return status == MPROC_OK || status == MPROC_E_TASK_FAILED || status == MPROC_E_TOOBIG;
+}
+}  // namespace
+
+void Pool::item_done_locked(Slot &slot, uint32_t items) {
+  Chunk &c = *slot.assigned.front();
+  c.done += items;
+  if (c.done == c.count) slot.assigned.pop_front();
+  slot.deadline_ns =
+      task_timeout_ns_ && !slot.assigned.empty() ? monotonic_ns() + task_timeout_ns_ : 0;
+}
+
 bool Pool::take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int32_t status,
                              ReplyBytes &&reply, Deliveries &out, size_t expected) {
   // Replies come in order: the next item of the oldest chunk sent.
   if (slot.assigned.empty() || slot.assigned.front()->id != chunk_id ||
-      slot.assigned.front()->done != index ||
-      !(status == MPROC_OK || status == MPROC_E_TASK_FAILED || status == MPROC_E_TOOBIG))
+      slot.assigned.front()->done != index || !valid_reply_status(status))
     return false;
   Chunk &c = *slot.assigned.front();
   (status == MPROC_OK ? tasks_succeeded_ : tasks_failed_)++;
   add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, std::move(reply), false, 0},
               expected);
-  if (++c.done == c.count) slot.assigned.pop_front();
-  slot.deadline_ns =
-      task_timeout_ns_ && !slot.assigned.empty() ? monotonic_ns() + task_timeout_ns_ : 0;
+  item_done_locked(slot, 1);
   return true;
 }
 
-bool Pool::take_replies_locked(Slot &slot, uint64_t chunk_id, const unsigned char *p, size_t len,
-                               uint32_t count, bool skip_seen, Deliveries &out) {
-  return for_each_reply(p, len, count, [&](uint32_t index, int32_t status,
-                                           const unsigned char *data, size_t n) {
-    // After a death the log may repeat replies its last message carried.
-    if (skip_seen && !slot.assigned.empty() && slot.assigned.front()->id == chunk_id &&
-        index < slot.assigned.front()->done)
-      return true;
-    return take_reply_locked(slot, chunk_id, index, status, ReplyBytes(data, n), out, count);
-  });
+bool Pool::take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned char> &&batch,
+                             uint32_t count, Deliveries &out) {
+  if (slot.assigned.empty() || slot.assigned.front()->id != chunk_id) return false;
+  Chunk &c = *slot.assigned.front();
+  if (count == 0 || count > c.count - c.done) return false;
+  // Checked once here, so its readers can trust it.
+  uint32_t next = c.done;
+  uint64_t succeeded = 0;
+  bool valid = for_each_reply(batch.data(), batch.size(), count,
+                              [&](uint32_t index, int32_t status, const unsigned char *, size_t) {
+                                succeeded += status == MPROC_OK;
+                                return index == next++ && valid_reply_status(status);
+                              });
+  if (!valid) return false;
+  tasks_succeeded_ += succeeded;
+  tasks_failed_ += count - succeeded;
+  out.push_back(Delivery{c.sink, {}});
+  OutcomeRun &run = out.back().run;
+  run.first = c.first_index + c.done;
+  run.batch = std::move(batch);
+  run.batch_count = count;
+  item_done_locked(slot, count);
+  return true;
+}
+
+void Pool::take_log_locked(Slot &slot, Deliveries &out) {
+  // The replies a dead worker finished but had not sent, unless their
+  // chunk is already complete; the log may repeat ones its last message
+  // carried.
+  ReplyLog &log = slot.channel->reply_log();
+  uint64_t id = log.chunk_id();
+  for_each_reply(log.data(), log.used(), log.count(),
+                 [&](uint32_t index, int32_t status, const unsigned char *data, size_t n) {
+                   if (slot.assigned.empty() || slot.assigned.front()->id != id) return false;
+                   if (index < slot.assigned.front()->done) return true;
+                   return take_reply_locked(slot, id, index, status, ReplyBytes(data, n), out,
+                                            log.count());
+                 });
 }
 
 void Pool::handle_exit_locked(size_t i, Deliveries &out) {
@@ -440,12 +479,7 @@ void Pool::handle_exit_locked(size_t i, Deliveries &out) {
   int code = 0;
   s.process->exitcode(&code);
   read_outbox_locked(s, out);  // replies sent before the end still count
-  // So do the ones it finished but had not sent: they wait in its log,
-  // unless their chunk is already complete.
-  ReplyLog &log = s.channel->reply_log();
-  if (!s.assigned.empty() && s.assigned.front()->id == log.chunk_id())
-    take_replies_locked(s, log.chunk_id(), log.data(), log.used(), log.count(), /*skip_seen=*/true,
-                        out);
+  take_log_locked(s, out);     // and so do those it had not sent yet
   size_t unread = std::min(s.channel->discard_unread_tasks(), s.assigned.size());
   size_t started = s.assigned.size() - unread;
 

@@ -94,10 +94,9 @@ class Pool {
     int sentinel = -1;         // its pidfd, or -1: then polled on a tick
     bool exit_signaled = false;  // the pidfd turned readable
   };
-  struct Delivery {  // a run of consecutive items for one sink
+  struct Delivery {
     std::shared_ptr<Sink> sink;
-    size_t first;
-    std::vector<ItemOutcome> outcomes;
+    OutcomeRun run;
   };
   using Deliveries = std::vector<Delivery>;
   // Appends to the last run when it continues it and has room; `expected`
@@ -117,8 +116,10 @@ class Pool {
   void sleep_as_waiter(const Deadline &deadline);
   bool take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int32_t status,
                          ReplyBytes &&reply, Deliveries &out, size_t expected = 1);
-  bool take_replies_locked(Slot &slot, uint64_t chunk_id, const unsigned char *p, size_t len,
-                           uint32_t count, bool skip_seen, Deliveries &out);
+  bool take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned char> &&batch,
+                         uint32_t count, Deliveries &out);
+  void take_log_locked(Slot &slot, Deliveries &out);
+  void item_done_locked(Slot &slot, uint32_t items);
   void handle_exit_locked(size_t i, Deliveries &out);
   void dispatch_locked();
   bool can_take_locked(const Slot &s, const Chunk &next) const;

@@ -9,11 +9,11 @@ namespace mproc {
 ResultState::ResultState(const std::shared_ptr<Pool> &pool, mproc_result_cb cb, void *userdata)
     : pool_(pool), cb_(cb), userdata_(userdata), callbacks_(pool->callbacks()) {}
 
-void ResultState::deliver(size_t, std::vector<ItemOutcome> &&outcomes) {
+void ResultState::deliver(OutcomeRun &&run) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (ready_ || outcomes.empty()) return;
-    outcome_ = std::move(outcomes.front());
+    if (ready_ || run.size() == 0) return;
+    outcome_ = run.take_next();
     ready_ = true;
   }
   cv_.notify_all();
@@ -72,15 +72,13 @@ IterState::IterState(std::shared_ptr<Pool> pool, mproc_task_fn fn, void *ctx,
 
 IterState::~IterState() = default;
 
-void IterState::deliver(size_t first, std::vector<ItemOutcome> &&outcomes) {
-  if (outcomes.empty()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (ordered_)
-      by_index_.emplace(first, OutcomeRun{first, std::move(outcomes)});
-    else
-      by_arrival_.push_back(OutcomeRun{first, std::move(outcomes)});
-  }
+void IterState::deliver(OutcomeRun &&run) {
+  if (run.size() == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ordered_)
+    by_index_.emplace(run.first, std::move(run));
+  else
+    by_arrival_.push_back(std::move(run));
 }
 
 int IterState::refill(bool all) {
@@ -113,7 +111,10 @@ int IterState::refill(bool all) {
     int rc = pool_->submit(chunk, /*from_iterator=*/true);
     if (rc != MPROC_OK) {
       // Claimed items must still produce an outcome, or next() would wait forever.
-      deliver(i, std::vector<ItemOutcome>(to - i, ItemOutcome{rc, {}, false, 0}));
+      OutcomeRun failed;
+      failed.first = i;
+      failed.items.assign(to - i, ItemOutcome{rc, {}, false, 0});
+      deliver(std::move(failed));
       pool_->wake_waiters();
       if (to == n_) pool_->iterator_input_done();
       return rc;
@@ -146,7 +147,7 @@ int IterState::consume(const Deadline &deadline, size_t max, Take &&take) {
   // says how many; a run it empties is dropped, one it cuts is re-keyed.
   for (size_t got = 0; got < max && available_locked();) {
     OutcomeRun &run = ordered_ ? by_index_.find(consumed_)->second : by_arrival_.front();
-    size_t left = run.items.size() - run.taken;
+    size_t left = run.size() - run.taken;
     size_t n = take(run, max - got);
     size_t key = consumed_;
     got += n;
@@ -172,7 +173,7 @@ int IterState::consume(const Deadline &deadline, size_t max, Take &&take) {
 int IterState::next(const Deadline &deadline, size_t *index, const ItemOutcome **outcome) {
   int rc = consume(deadline, 1, [this](OutcomeRun &run, size_t) {
     current_index_ = run.first + run.taken;
-    current_ = std::move(run.items[run.taken++]);
+    current_ = run.take_next();
     return size_t{1};
   });
   if (rc != MPROC_OK) return rc;
@@ -183,12 +184,8 @@ int IterState::next(const Deadline &deadline, size_t *index, const ItemOutcome *
 
 int IterState::take_runs(const Deadline &deadline, std::vector<OutcomeRun> *runs) {
   return consume(deadline, SIZE_MAX, [runs](OutcomeRun &run, size_t) {
-    size_t n = run.items.size() - run.taken;
-    if (run.taken > 0) {  // next() took its head: keep the rest only
-      run.items.erase(run.items.begin(), run.items.begin() + static_cast<ptrdiff_t>(run.taken));
-      run.first += run.taken;
-      run.taken = 0;
-    }
+    size_t n = run.size() - run.taken;
+    run.drop_taken();  // next() may have taken its head
     runs->push_back(std::move(run));
     return n;
   });

@@ -25,18 +25,11 @@ constexpr size_t kWindowItemsPerWorker = 128;
 constexpr size_t kMaxChunkBytes = 64u << 20;
 size_t in_flight_window(int workers, size_t chunksize);
 
-// Consecutive outcomes, as delivered.
-struct OutcomeRun {
-  size_t first;
-  std::vector<ItemOutcome> items;
-  size_t taken = 0;  // items[0..taken) were consumed
-};
-
 class ResultState : public Sink, public std::enable_shared_from_this<ResultState> {
  public:
   ResultState(const std::shared_ptr<Pool> &pool, mproc_result_cb cb, void *userdata);
 
-  void deliver(size_t first, std::vector<ItemOutcome> &&outcomes) override;
+  void deliver(OutcomeRun &&run) override;
   // MPROC_OK once ready, MPROC_E_TIMEOUT otherwise.
   int wait(const Deadline &deadline);
   bool ready();
@@ -60,7 +53,7 @@ class IterState : public Sink, public std::enable_shared_from_this<IterState> {
             size_t n, size_t chunksize, bool ordered);
   ~IterState() override;
 
-  void deliver(size_t first, std::vector<ItemOutcome> &&outcomes) override;
+  void deliver(OutcomeRun &&run) override;
   // Submits input up to the window (or all of it once the pool is closing).
   // Returns MPROC_OK or the pool's refusal (MPROC_E_STATE...).
   int refill(bool all);

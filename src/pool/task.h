@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mproc/mproc-pool.h"
+#include "pool/reply_log.h"
 
 namespace mproc {
 
@@ -45,13 +46,34 @@ struct ItemOutcome {
   int worker_exit = 0;
 };
 
+// Consecutive outcomes for one sink, as they arrived: one ItemOutcome per
+// item, or (batch not empty) a worker's batch message of ReplyEntry
+// records, read in place so that a big map allocates nothing per item.
+struct OutcomeRun {
+  size_t first = 0;  // index of item 0
+  std::vector<ItemOutcome> items;
+  std::vector<unsigned char> batch;  // checked by the pool when it arrived
+  uint32_t batch_count = 0;
+  size_t taken = 0;   // items consumed from the front
+  size_t offset = 0;  // batch: byte offset of the first item not consumed
+
+  size_t size() const { return batch.empty() ? items.size() : batch_count; }
+  // Consumes the next item.
+  ItemOutcome take_next();
+  // Forgets the consumed items, so item 0 is the first one left.
+  void drop_taken();
+  // Calls fn(status, data, len) for every item left, in order.
+  template <typename Fn>
+  void for_each(Fn &&fn) const;
+};
+
 // Receives outcomes, a run of consecutive items at a time (the replies a
 // worker sent together), from whichever pool thread read them, never with
 // the pool's lock held. Every item is delivered exactly once.
 class Sink {
  public:
   virtual ~Sink() = default;
-  virtual void deliver(size_t first, std::vector<ItemOutcome> &&outcomes) = 0;
+  virtual void deliver(OutcomeRun &&run) = 0;
 };
 
 // A run of consecutive items for one worker. `payload` is the serialized
@@ -76,5 +98,20 @@ bool unpack_items(const std::vector<unsigned char> &payload, uint32_t count,
                   std::vector<mproc_bytes> *out);
 // A new chunk holding the items of `c` from item `from` on (same sink).
 std::shared_ptr<Chunk> chunk_tail(const Chunk &c, uint32_t from);
+
+template <typename Fn>
+void OutcomeRun::for_each(Fn &&fn) const {
+  if (batch.empty()) {
+    for (size_t k = taken; k < items.size(); k++)
+      fn(items[k].status, items[k].reply.data(), items[k].reply.size());
+    return;
+  }
+  for_each_reply(batch.data() + offset, batch.size() - offset,
+                 static_cast<uint32_t>(batch_count - taken),
+                 [&](uint32_t, int32_t status, const unsigned char *data, size_t len) {
+                   fn(status, data, len);
+                   return true;
+                 });
+}
 
 }  // namespace mproc
