@@ -51,7 +51,8 @@ int submit_one(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len,
     chunk->count = 1;
     mproc_bytes item{arg, arg_len};
     chunk->payload = mproc::pack_items(&item, 1);
-    mproc_result *handle = out ? new mproc_result{state} : nullptr;
+    // p->owner is this process (usable() said so): spare a getpid() per task.
+    mproc_result *handle = out ? new mproc_result{state, p->owner} : nullptr;
     int rc = p->pool->submit(chunk, /*from_iterator=*/false);
     if (rc != MPROC_OK) {
       delete handle;
@@ -87,7 +88,7 @@ int make_iter(mproc_pool *p, mproc_task_fn fn, const mproc_bytes *items, size_t 
       state->abandon();
       return rc;
     }
-    *out = new mproc_iter{state, nullptr};
+    *out = new mproc_iter{state, nullptr, p->owner};  // p->owner: this process, checked above
     return MPROC_OK;
   });
 }
