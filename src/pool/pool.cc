@@ -109,6 +109,11 @@ int Pool::start_locked() {
 void Pool::wake_manager() { signal_eventfd(wake_fd_); }
 
 int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
+  std::vector<std::shared_ptr<Chunk>> one{std::move(chunk)};
+  return submit(one, from_iterator);
+}
+
+int Pool::submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator) {
   Deliveries out;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -116,24 +121,26 @@ int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
       if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_E_STATE;
       if (broken_) return MPROC_E_INIT_FAILED;
     }
-    tasks_submitted_ += chunk->count;
-    if (state_ == State::kTerminated) {
-      fail_chunk_locked(*chunk, MPROC_E_CANCELLED, out);
-    } else if (broken_) {
-      fail_chunk_locked(*chunk, MPROC_E_INIT_FAILED, out);
+    uint64_t items = 0;
+    for (auto &c : chunks) items += c->count;
+    tasks_submitted_ += items;
+    if (state_ == State::kTerminated || broken_) {
+      for (auto &c : chunks)
+        fail_chunk_locked(*c, broken_ ? MPROC_E_INIT_FAILED : MPROC_E_CANCELLED, out);
     } else {
       int rc = start_locked();
       if (rc != MPROC_OK) {
-        tasks_submitted_ -= chunk->count;
+        tasks_submitted_ -= items;
         return rc;
       }
-      pending_.push_back(std::move(chunk));
-      // Hand it to a worker from this thread when one can take it: the
+      for (auto &c : chunks) pending_.push_back(std::move(c));
+      // Hand them to workers from this thread when they can take them: the
       // manager need not wake. It still must for what only it does.
       if (!slots_.empty()) dispatch_locked();
       if (manager_needed_locked()) wake_manager();
     }
   }
+  chunks.clear();
   deliver(out);
   return MPROC_OK;
 }

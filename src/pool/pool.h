@@ -52,6 +52,9 @@ class Pool {
   // Queues a chunk. Callers' submissions (from_iterator false) need a
   // running pool; an iterator's lazy input is accepted until terminate.
   int submit(std::shared_ptr<Chunk> chunk, bool from_iterator);
+  // The same for several chunks at once (all taken, or none on an error);
+  // empties `chunks`.
+  int submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator);
   // Blocks until done() holds (MPROC_OK) or the deadline passes
   // (MPROC_E_TIMEOUT). While it waits, this thread reads the workers'
   // replies itself, so a reply wakes it directly instead of waking the

@@ -66,7 +66,8 @@ IterState::IterState(std::shared_ptr<Pool> pool, mproc_task_fn fn, void *ctx,
       n_(n),
       chunksize_(std::min<size_t>(chunksize, UINT32_MAX)),  // a chunk counts items in 32 bits
       ordered_(ordered),
-      window_(in_flight_window(pool_->workers(), chunksize_)) {
+      window_(in_flight_window(pool_->workers(), chunksize_)),
+      refill_step_(std::max(chunksize_, window_ / 8 / chunksize_ * chunksize_)) {
   input_done_ = n_ == 0;
 }
 
@@ -95,6 +96,11 @@ int IterState::refill(bool all) {
     submitted_ = to;  // claimed: no other caller submits these
     if (to == n_) input_done_ = true;
   }
+  // Chunks go to the pool in groups (one lock and one dispatch pass for
+  // many small chunks), a group closing at kSubmitGroupBytes of input so
+  // workers start on big chunks while the next ones are packed.
+  std::vector<std::shared_ptr<Chunk>> group;
+  size_t group_bytes = 0, group_from = from;
   for (size_t i = from, j; i < to; i = j) {
     // A chunk ends after chunksize items or kMaxChunkBytes of input,
     // whichever comes first; an item larger than that travels alone.
@@ -108,17 +114,22 @@ int IterState::refill(bool all) {
     chunk->first_index = i;
     chunk->count = static_cast<uint32_t>(j - i);
     chunk->payload = pack_items(items_ + i, chunk->count);
-    int rc = pool_->submit(chunk, /*from_iterator=*/true);
+    group_bytes += chunk->payload.size();
+    group.push_back(std::move(chunk));
+    if (j < to && group_bytes < kSubmitGroupBytes) continue;
+    int rc = pool_->submit(group, /*from_iterator=*/true);
     if (rc != MPROC_OK) {
       // Claimed items must still produce an outcome, or next() would wait forever.
       OutcomeRun failed;
-      failed.first = i;
-      failed.items.assign(to - i, ItemOutcome{rc, {}, false, 0});
+      failed.first = group_from;
+      failed.items.assign(to - group_from, ItemOutcome{rc, {}, false, 0});
       deliver(std::move(failed));
       pool_->wake_waiters();
       if (to == n_) pool_->iterator_input_done();
       return rc;
     }
+    group_bytes = 0;
+    group_from = j;
   }
   if (to == n_) pool_->iterator_input_done();
   return MPROC_OK;
@@ -162,9 +173,10 @@ int IterState::consume(const Deadline &deadline, size_t max, Take &&take) {
       by_index_.insert(std::move(node));
     }
   }
-  // Keep the window full as we consume (close() submits the rest); only
-  // when a whole chunk fits, as refill() would do nothing otherwise.
-  bool top_up = !input_done_ && consumed_ + window_ >= submitted_ + chunksize_;
+  // Keep the window full as we consume (close() submits the rest), in
+  // steps of an eighth of it: refilling after every item costs a pool
+  // lock and a dispatch pass per item.
+  bool top_up = !input_done_ && consumed_ + window_ >= submitted_ + refill_step_;
   lock.unlock();
   if (top_up) refill(/*all=*/false);
   return MPROC_OK;

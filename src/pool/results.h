@@ -23,6 +23,8 @@ constexpr size_t kWindowItemsPerWorker = 128;
 // Input bytes one chunk carries at most (so a chunk stays far below
 // MPROC_POOL_MAX_PAYLOAD whatever the chunksize).
 constexpr size_t kMaxChunkBytes = 64u << 20;
+// Input bytes after which refill() hands the chunks packed so far to the pool.
+constexpr size_t kSubmitGroupBytes = 64u << 10;
 size_t in_flight_window(int workers, size_t chunksize);
 
 class ResultState : public Sink, public std::enable_shared_from_this<ResultState> {
@@ -77,6 +79,7 @@ class IterState : public Sink, public std::enable_shared_from_this<IterState> {
   size_t chunksize_;
   bool ordered_;
   size_t window_;  // items in flight beyond what was consumed
+  size_t refill_step_;  // whole chunks: room needed before refilling
 
   std::mutex mu_;
   size_t submitted_ = 0;  // input items handed to the pool
