@@ -143,6 +143,60 @@ TEST(PoolApply, ApplyAsyncManyTasks) {
   close_join_free(p);
 }
 
+// Waiting threads read replies for each other (a worker wakes whichever
+// waits): every thread still gets exactly its own answers, an iterator
+// consumed at the same time gets all of its items, and nobody is left
+// asleep with its reply unread.
+TEST(PoolApply, ThreadsWaitingAtOnceEachGetTheirOwnAnswers) {
+  mproc_pool *p = make_pool(2);
+  constexpr int kThreads = 4, kRounds = 300;
+  std::atomic<int> wrong{0};
+  std::vector<pthread_t> threads(kThreads);
+  struct Arg {
+    mproc_pool *p;
+    int64_t base;
+    std::atomic<int> *wrong;
+  };
+  std::vector<Arg> args;
+  for (int t = 0; t < kThreads; t++) args.push_back(Arg{p, 1000 * (t + 1), &wrong});
+  auto body = [](void *a) -> void * {
+    auto *arg = static_cast<Arg *>(a);
+    for (int64_t k = 0; k < kRounds; k++) {
+      int64_t v = arg->base + k;
+      mproc_result *r = nullptr;
+      if (mproc_pool_apply_async(arg->p, square, &v, sizeof v, nullptr, &r) != MPROC_OK) {
+        (*arg->wrong)++;
+        continue;
+      }
+      const void *data = nullptr;
+      size_t len = 0;
+      if (mproc_result_get(r, &data, &len, 60.0) != MPROC_OK || as_int(data, len) != v * v)
+        (*arg->wrong)++;
+      mproc_result_free(r);
+    }
+    return nullptr;
+  };
+  for (int t = 0; t < kThreads; t++) ASSERT_EQ(pthread_create(&threads[t], nullptr, body, &args[t]), 0);
+  std::vector<int64_t> in = range(2000);
+  std::vector<mproc_bytes> items = as_items(in);
+  mproc_iter *it = nullptr;
+  ASSERT_EQ(mproc_pool_imap_unordered(p, square, items.data(), items.size(), 1, nullptr, &it),
+            MPROC_OK);
+  std::set<size_t> seen;
+  size_t idx = 0;
+  const void *data = nullptr;
+  size_t len = 0;
+  while (mproc_iter_next(it, &idx, &data, &len, 60.0) == MPROC_OK) {
+    EXPECT_EQ(as_int(data, len), in[idx] * in[idx]);
+    seen.insert(idx);
+  }
+  EXPECT_EQ(seen.size(), in.size());
+  mproc_iter_free(it);
+  for (pthread_t &t : threads) pthread_join(t, nullptr);
+  EXPECT_EQ(wrong.load(), 0);
+  close_join_free(p);
+}
+
 TEST(PoolApply, GetTimesOutWhileTheTaskSleepsAndStaysValid) {
   mproc_pool *p = make_pool(1);
   int64_t ms = 500;
