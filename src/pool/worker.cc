@@ -11,7 +11,7 @@ namespace mproc {
 
 namespace {
 
-// How long a finished reply may wait in the log for the rest of its chunk.
+// How long a batch may gather replies before it goes out mid-chunk.
 constexpr int64_t kFlushNs = 2 * 1000 * 1000;
 // When this worker's current batch began (its last flush, or its chunk's start).
 int64_t batch_started_ns = 0;
