@@ -295,11 +295,13 @@ MPROC_API int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const mproc_bytes 
     }
     mproc_iter_free(it);
     size_t bytes = n * sizeof(mproc_bytes);
-    for (const auto &run : runs)
-      run.for_each([&](int status, const unsigned char *, size_t len) {
-        if (first_error == MPROC_OK && status != MPROC_OK) first_error = status;
-        bytes += len;
-      });
+    for (const auto &run : runs) {
+      size_t run_bytes = 0;
+      int run_error = MPROC_OK;
+      run.summary(&run_bytes, &run_error);
+      bytes += run_bytes;
+      if (first_error == MPROC_OK) first_error = run_error;
+    }
     if (first_error != MPROC_OK) return first_error;
     if (n == 0) {
       *results = nullptr;

@@ -449,9 +449,13 @@ bool Pool::take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned
   // Checked once here, so its readers can trust it.
   uint32_t next = c.done;
   uint64_t succeeded = 0;
+  size_t reply_bytes = 0;
+  int first_error = MPROC_OK;
   bool valid = for_each_reply(batch.data(), batch.size(), count,
-                              [&](uint32_t index, int32_t status, const unsigned char *, size_t) {
+                              [&](uint32_t index, int32_t status, const unsigned char *, size_t n) {
                                 succeeded += status == MPROC_OK;
+                                reply_bytes += n;
+                                if (first_error == MPROC_OK) first_error = status;
                                 return index == next++ && valid_reply_status(status);
                               });
   if (!valid) return false;
@@ -462,6 +466,8 @@ bool Pool::take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned
   run.first = c.first_index + c.done;
   run.batch = std::move(batch);
   run.batch_count = count;
+  run.batch_reply_bytes = reply_bytes;
+  run.batch_first_error = first_error;
   item_done_locked(slot, count);
   return true;
 }

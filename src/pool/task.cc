@@ -46,6 +46,24 @@ ItemOutcome OutcomeRun::take_next() {
   return o;
 }
 
+void OutcomeRun::summary(size_t *reply_bytes, int *first_error) const {
+  if (!batch.empty() && taken == 0) {
+    *reply_bytes = batch_reply_bytes;
+    *first_error = batch_first_error;
+  } else {
+    tally(reply_bytes, first_error);
+  }
+}
+
+void OutcomeRun::tally(size_t *reply_bytes, int *first_error) const {
+  *reply_bytes = 0;
+  *first_error = MPROC_OK;
+  for_each([&](int status, const unsigned char *, size_t len) {
+    *reply_bytes += len;
+    if (*first_error == MPROC_OK) *first_error = status;
+  });
+}
+
 void OutcomeRun::drop_taken() {
   if (taken == 0) return;
   if (batch.empty()) {
@@ -57,6 +75,8 @@ void OutcomeRun::drop_taken() {
   }
   first += taken;
   taken = 0;
+  // The check's sums covered the dropped items too.
+  if (!batch.empty()) tally(&batch_reply_bytes, &batch_first_error);
 }
 
 std::shared_ptr<Chunk> chunk_tail(const Chunk &c, uint32_t from) {

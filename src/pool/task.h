@@ -54,6 +54,8 @@ struct OutcomeRun {
   std::vector<ItemOutcome> items;
   std::vector<unsigned char> batch;  // checked by the pool when it arrived
   uint32_t batch_count = 0;
+  size_t batch_reply_bytes = 0;     // the batch's reply bytes, summed by that check
+  int batch_first_error = MPROC_OK;  // its first status that is not MPROC_OK
   size_t taken = 0;   // items consumed from the front
   size_t offset = 0;  // batch: byte offset of the first item not consumed
 
@@ -62,9 +64,15 @@ struct OutcomeRun {
   ItemOutcome take_next();
   // Forgets the consumed items, so item 0 is the first one left.
   void drop_taken();
+  // The reply bytes of the items left, and the first of their statuses that
+  // is not MPROC_OK (MPROC_OK if none): from the batch's check, not a walk.
+  void summary(size_t *reply_bytes, int *first_error) const;
   // Calls fn(status, data, len) for every item left, in order.
   template <typename Fn>
   void for_each(Fn &&fn) const;
+
+ private:
+  void tally(size_t *reply_bytes, int *first_error) const;  // summary() by a walk
 };
 
 // Receives outcomes, a run of consecutive items at a time (the replies a
