@@ -1,6 +1,9 @@
 // The pool: a manager thread that starts workers, hands out chunks over
 // each worker's private channel, collects outcomes, and turns a worker's
 // death or timeout into the failure of exactly the item it was running.
+// Submitting threads hand out chunks too, and threads waiting for an
+// outcome read replies themselves (wait_for), so a quick task costs two
+// wake-ups, not four; the manager keeps what only it can do.
 //
 // A pool belongs to the process that created it; the C layer refuses a
 // handle used in any other process before anything here takes a lock (a
