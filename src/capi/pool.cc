@@ -44,7 +44,7 @@ int submit_one(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len,
   if (arg_len > MPROC_POOL_MAX_PAYLOAD) return MPROC_E_TOOBIG;
   if (int rc = usable(p)) return rc;
   return guarded([&] {
-    auto state = std::make_shared<mproc::ResultState>(cb, userdata, p->pool->callbacks());
+    auto state = std::make_shared<mproc::ResultState>(p->pool, cb, userdata);
     auto chunk = std::make_shared<mproc::Chunk>();
     chunk->fn = fn;
     chunk->ctx = ctx;
@@ -52,7 +52,8 @@ int submit_one(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len,
     chunk->count = 1;
     mproc_bytes item{arg, arg_len};
     chunk->payload = mproc::pack_items(&item, 1);
-    mproc_result *handle = out ? new mproc_result{state} : nullptr;
+    // p->owner is this process (usable() said so): spare a getpid() per task.
+    mproc_result *handle = out ? new mproc_result{state, p->owner} : nullptr;
     int rc = p->pool->submit(chunk, /*from_iterator=*/false);
     if (rc != MPROC_OK) {
       delete handle;
@@ -88,7 +89,7 @@ int make_iter(mproc_pool *p, mproc_task_fn fn, const mproc_bytes *items, size_t 
       state->abandon();
       return rc;
     }
-    *out = new mproc_iter{state, nullptr};
+    *out = new mproc_iter{state, nullptr, p->owner};  // p->owner: this process, checked above
     return MPROC_OK;
   });
 }
@@ -285,23 +286,24 @@ MPROC_API int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const mproc_bytes 
   if (rc != MPROC_OK) return rc;
   return guarded([&] {
     // Every item runs; the first failure in input order is the answer.
-    std::vector<mproc::ItemOutcome> outcomes(n);
+    std::vector<mproc::OutcomeRun> runs;
     int first_error = MPROC_OK;
-    for (size_t k = 0; k < n; k++) {
-      size_t idx = 0;
-      const mproc::ItemOutcome *o = nullptr;
-      int nrc = it->state->next(Deadline::forever(), &idx, &o);
-      if (nrc != MPROC_OK) {  // cannot happen while items remain; be safe
-        if (first_error == MPROC_OK) first_error = nrc;
+    for (int trc; (trc = it->state->take_runs(Deadline::forever(), &runs)) != MPROC_DONE;) {
+      if (trc != MPROC_OK) {  // cannot happen while items remain; be safe
+        first_error = trc;
         break;
       }
-      if (o->status != MPROC_OK && first_error == MPROC_OK) first_error = o->status;
-      outcomes[idx] = it->state->take_current();
     }
     mproc_iter_free(it);
-    if (first_error != MPROC_OK) return first_error;
     size_t bytes = n * sizeof(mproc_bytes);
-    for (auto &o : outcomes) bytes += o.reply.size();
+    for (const auto &run : runs) {
+      size_t run_bytes = 0;
+      int run_error = MPROC_OK;
+      run.summary(&run_bytes, &run_error);
+      bytes += run_bytes;
+      if (first_error == MPROC_OK) first_error = run_error;
+    }
+    if (first_error != MPROC_OK) return first_error;
     if (n == 0) {
       *results = nullptr;
       return MPROC_OK;
@@ -309,12 +311,15 @@ MPROC_API int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const mproc_bytes 
     auto *array = static_cast<mproc_bytes *>(malloc(bytes));
     if (!array) return MPROC_E_NOMEM;
     auto *cursor = reinterpret_cast<unsigned char *>(array + n);
-    for (size_t k = 0; k < n; k++) {
-      size_t len = outcomes[k].reply.size();
-      array[k].data = len ? cursor : nullptr;
-      array[k].len = len;
-      if (len) memcpy(cursor, outcomes[k].reply.data(), len);
-      cursor += len;
+    for (const auto &run : runs) {
+      mproc_bytes *slot = array + run.first;
+      run.for_each([&](int, const unsigned char *data, size_t len) {
+        slot->data = len ? cursor : nullptr;
+        slot->len = len;
+        if (len) memcpy(cursor, data, len);
+        cursor += len;
+        slot++;
+      });
     }
     *results = array;
     return MPROC_OK;

@@ -110,7 +110,7 @@ int Channel::open() {
     return MPROC_E_SYS;
   manager_sock_ = sv[0];
   worker_sock_ = sv[1];
-  return MPROC_OK;
+  return log_.open() ? MPROC_OK : MPROC_E_NOMEM;
 }
 
 void Channel::become_worker_end() {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mproc/mproc-queue.h"
+#include "pool/reply_log.h"
 
 namespace mproc {
 
@@ -17,6 +18,7 @@ enum class MsgKind : uint32_t {
   kResult = 2,      // worker -> manager: one item's outcome
   kReady = 3,       // worker -> manager: the initializer passed
   kInitFailed = 4,  // worker -> manager: the initializer failed
+  kResults = 5,     // worker -> manager: consecutive outcomes of one chunk (ReplyEntry list)
 };
 
 // Fixed header in front of every message (both ends are the same binary on
@@ -25,7 +27,7 @@ struct MsgHeader {
   uint32_t kind;
   uint32_t flags;     // kFlagBig: the payload travels in a memfd
   uint64_t chunk_id;
-  uint32_t index;     // kResult: item index in the chunk; kTask: item count
+  uint32_t index;     // kResult: item index in the chunk; kTask, kResults: item count
   int32_t status;     // kResult: MPROC_OK or an MPROC_E_* code
   uint64_t fn;        // kTask: task function (valid in a forked worker)
   uint64_t ctx;       // kTask: its ctx pointer
@@ -40,7 +42,7 @@ class Channel {
   Channel(const Channel &) = delete;
   Channel &operator=(const Channel &) = delete;
 
-  int open();  // creates both queues and the socketpair
+  int open();  // creates both queues, the socketpair and the reply log
   // The end this process uses: true in the manager, false in the worker
   // (which closes the manager's socket end on entry).
   void become_worker_end();
@@ -63,6 +65,8 @@ class Channel {
   void shutdown_inbox();
   // Manager side, after the worker died: how many task messages it never took.
   size_t discard_unread_tasks();
+  // Replies the worker has finished but not sent (shared with it).
+  ReplyLog &reply_log() { return log_; }
 
  private:
   mproc_queue *inbox_ = nullptr;   // manager -> worker
@@ -70,6 +74,7 @@ class Channel {
   int manager_sock_ = -1;
   int worker_sock_ = -1;
   bool inbox_shut_ = false;
+  ReplyLog log_;
   // Reused message buffers: each end of a channel is used by one thread.
   std::vector<unsigned char> send_buf_;
   std::vector<unsigned char> recv_buf_;

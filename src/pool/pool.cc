@@ -43,21 +43,22 @@ Pool::Pool(int workers)
       callbacks_(std::make_shared<CallbackQueue>()) {
   void *page = mmap(nullptr, sizeof(std::atomic<uint32_t>), PROT_READ | PROT_WRITE,
                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (page != MAP_FAILED) asleep_ = new (page) std::atomic<uint32_t>(0);
+  if (page != MAP_FAILED) sleepers_ = new (page) std::atomic<uint32_t>(0);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   results_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  waiter_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 Pool::~Pool() {
   shutdown();
-  for (int fd : {wake_fd_, results_fd_, event_fd_})
+  for (int fd : {wake_fd_, results_fd_, event_fd_, waiter_fd_})
     if (fd >= 0) ::close(fd);
-  if (asleep_) munmap(asleep_, sizeof *asleep_);
+  if (sleepers_) munmap(sleepers_, sizeof *sleepers_);
 }
 
 bool Pool::ok() const {
-  return asleep_ && wake_fd_ >= 0 && results_fd_ >= 0 && event_fd_ >= 0;
+  return sleepers_ && wake_fd_ >= 0 && results_fd_ >= 0 && event_fd_ >= 0 && waiter_fd_ >= 0;
 }
 
 int Pool::set_initializer(mproc_target_fn init, const void *arg, size_t arg_len, void *ctx) {
@@ -108,6 +109,11 @@ int Pool::start_locked() {
 void Pool::wake_manager() { signal_eventfd(wake_fd_); }
 
 int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
+  std::vector<std::shared_ptr<Chunk>> one{std::move(chunk)};
+  return submit(one, from_iterator);
+}
+
+int Pool::submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator) {
   Deliveries out;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -115,23 +121,67 @@ int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
       if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_E_STATE;
       if (broken_) return MPROC_E_INIT_FAILED;
     }
-    tasks_submitted_ += chunk->count;
-    if (state_ == State::kTerminated) {
-      fail_chunk_locked(*chunk, MPROC_E_CANCELLED, out);
-    } else if (broken_) {
-      fail_chunk_locked(*chunk, MPROC_E_INIT_FAILED, out);
+    uint64_t items = 0;
+    for (auto &c : chunks) items += c->count;
+    tasks_submitted_ += items;
+    if (state_ == State::kTerminated || broken_) {
+      for (auto &c : chunks)
+        fail_chunk_locked(*c, broken_ ? MPROC_E_INIT_FAILED : MPROC_E_CANCELLED, out);
     } else {
       int rc = start_locked();
       if (rc != MPROC_OK) {
-        tasks_submitted_ -= chunk->count;
+        tasks_submitted_ -= items;
         return rc;
       }
-      pending_.push_back(std::move(chunk));
-      wake_manager();
+      for (auto &c : chunks) pending_.push_back(std::move(c));
+      // Hand them to workers from this thread when they can take them: the
+      // manager need not wake. It still must for what only it does.
+      if (!slots_.empty()) dispatch_locked();
+      if (manager_needed_locked()) wake_manager();
     }
   }
+  chunks.clear();
   deliver(out);
   return MPROC_OK;
+}
+
+bool Pool::manager_needed_locked() const {
+  // Deadlines, closing, failures and new workers are the manager's. Chunks
+  // still pending are not, while replies are due: whoever reads one (a
+  // waiter, or the manager it wakes) dispatches again.
+  if (state_ != State::kRunning || task_timeout_ns_ || !pending_failures_.empty()) return true;
+  if (pending_.empty()) return false;
+  return std::none_of(slots_.begin(), slots_.end(),
+                      [](const std::unique_ptr<Slot> &s) { return !s->assigned.empty(); });
+}
+
+void Pool::sweep_for_waiter() {
+  Deliveries out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto &s : slots_) read_outbox_locked(*s, out);
+    if (out.empty()) return;
+    dispatch_locked();  // the replies may have freed room for pending chunks
+    if (manager_needed_locked()) wake_manager();
+  }
+  deliver(out);
+}
+
+bool Pool::replies_waiting() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto &s : slots_)
+    if (s->channel->replies_waiting()) return true;
+  return false;
+}
+
+void Pool::sleep_as_waiter(const Deadline &deadline) {
+  pollfd fd{waiter_fd_, POLLIN, 0};
+  timespec ts;
+  if (ppoll(&fd, 1, deadline.remaining(&ts), nullptr) > 0) drain_eventfd(waiter_fd_);
+}
+
+void Pool::wake_waiters() {
+  if (sleepers_->load(std::memory_order_seq_cst) >= kWaiterUnit) signal_eventfd(waiter_fd_);
 }
 
 void Pool::register_iterator(const std::shared_ptr<IterState> &it) {
@@ -239,16 +289,31 @@ int Pool::stat(int which, uint64_t *value) {
   }
 }
 
+void Pool::add_outcome(Deliveries &out, const std::shared_ptr<Sink> &sink, size_t index,
+                       ItemOutcome &&outcome, size_t expected) {
+  // A full run is not grown (moving what it holds) but followed by a new one.
+  if (out.empty() || out.back().sink != sink || !out.back().run.batch.empty() ||
+      out.back().run.first + out.back().run.items.size() != index ||
+      out.back().run.items.size() == out.back().run.items.capacity()) {
+    out.push_back(Delivery{sink, {}});
+    out.back().run.first = index;
+    out.back().run.items.reserve(expected);
+  }
+  out.back().run.items.push_back(std::move(outcome));
+}
+
 void Pool::deliver(Deliveries &out) {
   if (out.empty()) return;
-  for (Delivery &d : out) d.sink->deliver(d.index, std::move(d.outcome));
+  for (Delivery &d : out) d.sink->deliver(std::move(d.run));
   out.clear();
+  wake_waiters();
   if (event_fd_wanted_) signal_eventfd(event_fd_);
 }
 
 void Pool::fail_chunk_locked(Chunk &c, int status, Deliveries &out) {
   for (; c.done < c.count; c.done++) {
-    out.push_back(Delivery{c.sink, c.first_index + c.done, ItemOutcome{status, {}, false, 0}});
+    add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, {}, false, 0},
+                c.count - c.done);
     tasks_failed_++;
   }
 }
@@ -281,11 +346,13 @@ int Pool::spawn_worker_locked() {
   if (rc != MPROC_OK) return rc;
   slot->setup.channel = slot->channel.get();
   slot->setup.notify_fd = results_fd_;
-  slot->setup.manager_asleep = asleep_;
+  slot->setup.waiter_fd = waiter_fd_;
+  slot->setup.sleepers = sleepers_;
   slot->setup.init = init_;
   slot->setup.init_arg = &init_arg_;
   slot->setup.init_ctx = init_ctx_;
   slot->setup.max_chunks = max_tasks_;
+  slot->setup.batch_replies = task_timeout_ns_ == 0;
   slot->process = std::make_unique<Process>(worker_main, nullptr, 0, &slot->setup);
   slot->process->set_name(("ForkPoolWorker-" + slot->process->identity()).c_str());
   slot->process->set_daemon(true);
@@ -330,9 +397,12 @@ void Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
       slot.init_failed = true;
       continue;
     }
-    valid = valid && h.kind == static_cast<uint32_t>(MsgKind::kResult) && !slot.assigned.empty() &&
-            slot.assigned.front()->id == h.chunk_id && slot.assigned.front()->done == h.index &&
-            (h.status == MPROC_OK || h.status == MPROC_E_TASK_FAILED || h.status == MPROC_E_TOOBIG);
+    if (valid && h.kind == static_cast<uint32_t>(MsgKind::kResult))
+      valid = take_reply_locked(slot, h.chunk_id, h.index, h.status, std::move(payload), out);
+    else if (valid && h.kind == static_cast<uint32_t>(MsgKind::kResults))
+      valid = take_batch_locked(slot, h.chunk_id, std::move(payload), h.index, out);
+    else
+      valid = false;
     if (!valid) {
       // A worker whose messages make no sense (a task scribbled over its
       // memory, say) is stopped; its task fails as if it had crashed.
@@ -340,14 +410,81 @@ void Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
       slot.process->send_signal(SIGKILL);
       return;
     }
-    Chunk &c = *slot.assigned.front();
-    (h.status == MPROC_OK ? tasks_succeeded_ : tasks_failed_)++;
-    out.push_back(Delivery{c.sink, c.first_index + c.done,
-                           ItemOutcome{h.status, std::move(payload), false, 0}});
-    if (++c.done == c.count) slot.assigned.pop_front();
-    slot.deadline_ns =
-        task_timeout_ns_ && !slot.assigned.empty() ? monotonic_ns() + task_timeout_ns_ : 0;
   }
+}
+
+namespace {
+bool valid_reply_status(int32_t status) {
+  return status == MPROC_OK || status == MPROC_E_TASK_FAILED || status == MPROC_E_TOOBIG;
+}
+}  // namespace
+
+void Pool::item_done_locked(Slot &slot, uint32_t items) {
+  Chunk &c = *slot.assigned.front();
+  c.done += items;
+  if (c.done == c.count) slot.assigned.pop_front();
+  slot.deadline_ns =
+      task_timeout_ns_ && !slot.assigned.empty() ? monotonic_ns() + task_timeout_ns_ : 0;
+}
+
+bool Pool::take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int32_t status,
+                             ReplyBytes &&reply, Deliveries &out, size_t expected) {
+  // Replies come in order: the next item of the oldest chunk sent.
+  if (slot.assigned.empty() || slot.assigned.front()->id != chunk_id ||
+      slot.assigned.front()->done != index || !valid_reply_status(status))
+    return false;
+  Chunk &c = *slot.assigned.front();
+  (status == MPROC_OK ? tasks_succeeded_ : tasks_failed_)++;
+  add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, std::move(reply), false, 0},
+              expected);
+  item_done_locked(slot, 1);
+  return true;
+}
+
+bool Pool::take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned char> &&batch,
+                             uint32_t count, Deliveries &out) {
+  if (slot.assigned.empty() || slot.assigned.front()->id != chunk_id) return false;
+  Chunk &c = *slot.assigned.front();
+  if (count == 0 || count > c.count - c.done) return false;
+  // Checked once here, so its readers can trust it.
+  uint32_t next = c.done;
+  uint64_t succeeded = 0;
+  size_t reply_bytes = 0;
+  int first_error = MPROC_OK;
+  bool valid = for_each_reply(batch.data(), batch.size(), count,
+                              [&](uint32_t index, int32_t status, const unsigned char *, size_t n) {
+                                succeeded += status == MPROC_OK;
+                                reply_bytes += n;
+                                if (first_error == MPROC_OK) first_error = status;
+                                return index == next++ && valid_reply_status(status);
+                              });
+  if (!valid) return false;
+  tasks_succeeded_ += succeeded;
+  tasks_failed_ += count - succeeded;
+  out.push_back(Delivery{c.sink, {}});
+  OutcomeRun &run = out.back().run;
+  run.first = c.first_index + c.done;
+  run.batch = std::move(batch);
+  run.batch_count = count;
+  run.batch_reply_bytes = reply_bytes;
+  run.batch_first_error = first_error;
+  item_done_locked(slot, count);
+  return true;
+}
+
+void Pool::take_log_locked(Slot &slot, Deliveries &out) {
+  // The replies a dead worker finished but had not sent, unless their
+  // chunk is already complete; the log may repeat ones its last message
+  // carried.
+  ReplyLog &log = slot.channel->reply_log();
+  uint64_t id = log.chunk_id();
+  for_each_reply(log.data(), log.used(), log.count(),
+                 [&](uint32_t index, int32_t status, const unsigned char *data, size_t n) {
+                   if (slot.assigned.empty() || slot.assigned.front()->id != id) return false;
+                   if (index < slot.assigned.front()->done) return true;
+                   return take_reply_locked(slot, id, index, status, ReplyBytes(data, n), out,
+                                            log.count());
+                 });
 }
 
 void Pool::handle_exit_locked(size_t i, Deliveries &out) {
@@ -355,6 +492,7 @@ void Pool::handle_exit_locked(size_t i, Deliveries &out) {
   int code = 0;
   s.process->exitcode(&code);
   read_outbox_locked(s, out);  // replies sent before the end still count
+  take_log_locked(s, out);     // and so do those it had not sent yet
   size_t unread = std::min(s.channel->discard_unread_tasks(), s.assigned.size());
   size_t started = s.assigned.size() - unread;
 
@@ -367,7 +505,7 @@ void Pool::handle_exit_locked(size_t i, Deliveries &out) {
     if (c.done >= c.count) continue;
     died_in_task = true;
     int status = s.killed_for_timeout ? MPROC_E_TASK_TIMEOUT : MPROC_E_WORKER_DIED;
-    out.push_back(Delivery{c.sink, c.first_index + c.done, ItemOutcome{status, {}, true, code}});
+    add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, {}, true, code});
     tasks_failed_++;
     if (++c.done < c.count) again.push_back(chunk_tail(c, c.done));
   }
@@ -464,7 +602,10 @@ void Pool::check_timeouts_locked() {
 
 void Pool::set_asleep(bool asleep) {
   // A read-modify-write, not a store: see notify() in worker.cc.
-  asleep_->exchange(asleep ? 1 : 0, std::memory_order_seq_cst);
+  if (asleep)
+    sleepers_->fetch_or(kManagerAsleep, std::memory_order_seq_cst);
+  else
+    sleepers_->fetch_and(~kManagerAsleep, std::memory_order_seq_cst);
 }
 
 bool Pool::should_sleep_locked() {

@@ -1,6 +1,9 @@
 // The pool: a manager thread that starts workers, hands out chunks over
 // each worker's private channel, collects outcomes, and turns a worker's
 // death or timeout into the failure of exactly the item it was running.
+// Submitting threads hand out chunks too, and threads waiting for an
+// outcome read replies themselves (wait_for), so a quick task costs two
+// wake-ups, not four; the manager keeps what only it can do.
 //
 // A pool belongs to the process that created it; the C layer refuses a
 // handle used in any other process before anything here takes a lock (a
@@ -52,6 +55,17 @@ class Pool {
   // Queues a chunk. Callers' submissions (from_iterator false) need a
   // running pool; an iterator's lazy input is accepted until terminate.
   int submit(std::shared_ptr<Chunk> chunk, bool from_iterator);
+  // The same for several chunks at once (all taken, or none on an error);
+  // empties `chunks`.
+  int submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator);
+  // Blocks until done() holds (MPROC_OK) or the deadline passes
+  // (MPROC_E_TIMEOUT). While it waits, this thread reads the workers'
+  // replies itself, so a reply wakes it directly instead of waking the
+  // manager, which then wakes it. done() must not take the pool's lock.
+  template <typename Done>
+  int wait_for(Done &&done, const Deadline &deadline);
+  // Someone delivered outside the pool: waiting threads look again.
+  void wake_waiters();
   void register_iterator(const std::shared_ptr<IterState> &it);
   void iterator_input_done();
   void cancel_queued(const Sink *sink);
@@ -88,10 +102,13 @@ class Pool {
   };
   struct Delivery {
     std::shared_ptr<Sink> sink;
-    size_t index;
-    ItemOutcome outcome;
+    OutcomeRun run;
   };
   using Deliveries = std::vector<Delivery>;
+  // Appends to the last run when it continues it and has room; `expected`
+  // sizes a new run.
+  static void add_outcome(Deliveries &out, const std::shared_ptr<Sink> &sink, size_t index,
+                          ItemOutcome &&outcome, size_t expected = 1);
 
   int start_locked();
   static void *manager_main(void *self);
@@ -99,6 +116,16 @@ class Pool {
   int spawn_worker_locked();
   void fill_workers_locked();
   void read_outbox_locked(Slot &slot, Deliveries &out);
+  bool manager_needed_locked() const;
+  void sweep_for_waiter();
+  bool replies_waiting();
+  void sleep_as_waiter(const Deadline &deadline);
+  bool take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int32_t status,
+                         ReplyBytes &&reply, Deliveries &out, size_t expected = 1);
+  bool take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned char> &&batch,
+                         uint32_t count, Deliveries &out);
+  void take_log_locked(Slot &slot, Deliveries &out);
+  void item_done_locked(Slot &slot, uint32_t items);
   void handle_exit_locked(size_t i, Deliveries &out);
   void dispatch_locked();
   bool can_take_locked(const Slot &s, const Chunk &next) const;
@@ -119,7 +146,8 @@ class Pool {
   int wake_fd_ = -1;     // submissions, close, terminate -> manager
   int results_fd_ = -1;  // workers -> manager
   int event_fd_ = -1;    // manager -> caller's event loop
-  std::atomic<uint32_t> *asleep_ = nullptr;  // shared page: "the manager sleeps"
+  int waiter_fd_ = -1;   // workers, deliveries -> caller threads in wait_for
+  std::atomic<uint32_t> *sleepers_ = nullptr;  // shared page: see kManagerAsleep
   std::shared_ptr<CallbackQueue> callbacks_;
 
   std::mutex mu_;
@@ -150,5 +178,22 @@ class Pool {
   std::atomic<uint64_t> tasks_submitted_{0}, tasks_succeeded_{0}, tasks_failed_{0};
   std::atomic<uint64_t> workers_started_{0}, workers_died_{0}, workers_alive_{0};
 };
+
+template <typename Done>
+int Pool::wait_for(Done &&done, const Deadline &deadline) {
+  for (;;) {
+    sweep_for_waiter();
+    if (done()) return MPROC_OK;
+    if (deadline.expired()) return MPROC_E_TIMEOUT;
+    // Announce, then look once more: what was delivered or replied before
+    // the announcement is seen here, what comes after it wakes us (see
+    // notify() in worker.cc and wake_waiters()).
+    sleepers_->fetch_add(kWaiterUnit, std::memory_order_seq_cst);
+    if (!done() && !replies_waiting()) sleep_as_waiter(deadline);
+    // Withdrawn, we sweep again: a worker that saw us waiting woke only
+    // us, so its reply is ours to read.
+    sleepers_->fetch_sub(kWaiterUnit, std::memory_order_seq_cst);
+  }
+}
 
 }  // namespace mproc

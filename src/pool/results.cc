@@ -6,11 +6,14 @@
 
 namespace mproc {
 
-void ResultState::deliver(size_t, ItemOutcome &&outcome) {
+ResultState::ResultState(const std::shared_ptr<Pool> &pool, mproc_result_cb cb, void *userdata)
+    : pool_(pool), cb_(cb), userdata_(userdata), callbacks_(pool->callbacks()) {}
+
+void ResultState::deliver(OutcomeRun &&run) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (ready_) return;
-    outcome_ = std::move(outcome);
+    if (ready_ || run.size() == 0) return;
+    outcome_ = run.take_next();
     ready_ = true;
   }
   cv_.notify_all();
@@ -26,6 +29,8 @@ void ResultState::deliver(size_t, ItemOutcome &&outcome) {
 }
 
 int ResultState::wait(const Deadline &deadline) {
+  if (auto pool = pool_.lock()) return pool->wait_for([this] { return ready(); }, deadline);
+  // The pool is gone: whatever delivers now (nothing, normally) notifies.
   std::unique_lock<std::mutex> lock(mu_);
   while (!ready_) {
     if (deadline.is_forever()) {
@@ -61,21 +66,20 @@ IterState::IterState(std::shared_ptr<Pool> pool, mproc_task_fn fn, void *ctx,
       n_(n),
       chunksize_(std::min<size_t>(chunksize, UINT32_MAX)),  // a chunk counts items in 32 bits
       ordered_(ordered),
-      window_(in_flight_window(pool_->workers(), chunksize_)) {
+      window_(in_flight_window(pool_->workers(), chunksize_)),
+      refill_step_(std::max(chunksize_, window_ / 8 / chunksize_ * chunksize_)) {
   input_done_ = n_ == 0;
 }
 
 IterState::~IterState() = default;
 
-void IterState::deliver(size_t index, ItemOutcome &&outcome) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (ordered_)
-      by_index_.emplace(index, std::move(outcome));
-    else
-      by_arrival_.emplace_back(index, std::move(outcome));
-  }
-  cv_.notify_all();
+void IterState::deliver(OutcomeRun &&run) {
+  if (run.size() == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ordered_)
+    by_index_.emplace(run.first, std::move(run));
+  else
+    by_arrival_.push_back(std::move(run));
 }
 
 int IterState::refill(bool all) {
@@ -92,6 +96,11 @@ int IterState::refill(bool all) {
     submitted_ = to;  // claimed: no other caller submits these
     if (to == n_) input_done_ = true;
   }
+  // Chunks go to the pool in groups (one lock and one dispatch pass for
+  // many small chunks), a group closing at kSubmitGroupBytes of input so
+  // workers start on big chunks while the next ones are packed.
+  std::vector<std::shared_ptr<Chunk>> group;
+  size_t group_bytes = 0, group_from = from;
   for (size_t i = from, j; i < to; i = j) {
     // A chunk ends after chunksize items or kMaxChunkBytes of input,
     // whichever comes first; an item larger than that travels alone.
@@ -105,56 +114,94 @@ int IterState::refill(bool all) {
     chunk->first_index = i;
     chunk->count = static_cast<uint32_t>(j - i);
     chunk->payload = pack_items(items_ + i, chunk->count);
-    int rc = pool_->submit(chunk, /*from_iterator=*/true);
+    group_bytes += chunk->payload.size();
+    group.push_back(std::move(chunk));
+    if (j < to && group_bytes < kSubmitGroupBytes) continue;
+    int rc = pool_->submit(group, /*from_iterator=*/true);
     if (rc != MPROC_OK) {
       // Claimed items must still produce an outcome, or next() would wait forever.
-      for (size_t k = i; k < to; k++) deliver(k, ItemOutcome{rc, {}, false, 0});
+      OutcomeRun failed;
+      failed.first = group_from;
+      failed.items.assign(to - group_from, ItemOutcome{rc, {}, false, 0});
+      deliver(std::move(failed));
+      pool_->wake_waiters();
       if (to == n_) pool_->iterator_input_done();
       return rc;
     }
+    group_bytes = 0;
+    group_from = j;
   }
   if (to == n_) pool_->iterator_input_done();
   return MPROC_OK;
 }
 
-int IterState::next(const Deadline &deadline, size_t *index, const ItemOutcome **outcome) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (consumed_ == n_) return MPROC_DONE;
-  }
+bool IterState::available_locked() const {
+  return ordered_ ? by_index_.count(consumed_) > 0 : !by_arrival_.empty();
+}
+
+template <typename Take>
+int IterState::consume(const Deadline &deadline, size_t max, Take &&take) {
   std::unique_lock<std::mutex> lock(mu_);
-  auto available = [this] {
-    return ordered_ ? by_index_.count(consumed_) > 0 : !by_arrival_.empty();
-  };
-  while (!available()) {
-    if (deadline.is_forever()) {
-      cv_.wait(lock);
-      continue;
+  if (consumed_ == n_) return MPROC_DONE;
+  while (!available_locked()) {
+    lock.unlock();
+    int rc = pool_->wait_for(
+        [this] {
+          std::lock_guard<std::mutex> l(mu_);
+          return available_locked();
+        },
+        deadline);
+    if (rc != MPROC_OK) return rc;
+    lock.lock();
+  }
+  // take(run, room) consumes items from run.taken on (at most room) and
+  // says how many; a run it empties is dropped, one it cuts is re-keyed.
+  for (size_t got = 0; got < max && available_locked();) {
+    OutcomeRun &run = ordered_ ? by_index_.find(consumed_)->second : by_arrival_.front();
+    size_t left = run.size() - run.taken;
+    size_t n = take(run, max - got);
+    size_t key = consumed_;
+    got += n;
+    consumed_ += n;
+    if (!ordered_) {
+      if (n == left) by_arrival_.pop_front();
+    } else if (n == left) {
+      by_index_.erase(key);
+    } else {  // the run now starts at the next index: re-key it, no copy
+      auto node = by_index_.extract(key);
+      node.key() = consumed_;
+      by_index_.insert(std::move(node));
     }
-    timespec ts;
-    deadline.remaining(&ts);
-    if (ts.tv_sec == 0 && ts.tv_nsec == 0) return MPROC_E_TIMEOUT;
-    cv_.wait_for(lock, std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
   }
-  if (ordered_) {
-    auto it = by_index_.find(consumed_);
-    current_index_ = it->first;
-    current_ = std::move(it->second);
-    by_index_.erase(it);
-  } else {
-    current_index_ = by_arrival_.front().first;
-    current_ = std::move(by_arrival_.front().second);
-    by_arrival_.pop_front();
-  }
-  consumed_++;
+  // Keep the window full as we consume (close() submits the rest), in
+  // steps of an eighth of it: refilling after every item costs a pool
+  // lock and a dispatch pass per item.
+  bool top_up = !input_done_ && consumed_ + window_ >= submitted_ + refill_step_;
   lock.unlock();
-  refill(/*all=*/false);  // keep the window full as we consume (close() submits the rest)
+  if (top_up) refill(/*all=*/false);
+  return MPROC_OK;
+}
+
+int IterState::next(const Deadline &deadline, size_t *index, const ItemOutcome **outcome) {
+  int rc = consume(deadline, 1, [this](OutcomeRun &run, size_t) {
+    current_index_ = run.first + run.taken;
+    current_ = run.take_next();
+    return size_t{1};
+  });
+  if (rc != MPROC_OK) return rc;
   *index = current_index_;
   *outcome = &current_;
   return MPROC_OK;
 }
 
-ItemOutcome IterState::take_current() { return std::move(current_); }
+int IterState::take_runs(const Deadline &deadline, std::vector<OutcomeRun> *runs) {
+  return consume(deadline, SIZE_MAX, [runs](OutcomeRun &run, size_t) {
+    size_t n = run.size() - run.taken;
+    run.drop_taken();  // next() may have taken its head
+    runs->push_back(std::move(run));
+    return n;
+  });
+}
 
 void IterState::abandon() {
   bool had_input;

@@ -35,6 +35,50 @@ bool unpack_items(const std::vector<unsigned char> &payload, uint32_t count,
   return off == payload.size();
 }
 
+ItemOutcome OutcomeRun::take_next() {
+  if (batch.empty()) return std::move(items[taken++]);
+  ReplyEntry e;
+  memcpy(&e, batch.data() + offset, sizeof e);
+  ItemOutcome o{e.status, ReplyBytes(batch.data() + offset + sizeof e, static_cast<size_t>(e.len)),
+                false, 0};
+  offset += reply_entry_size(static_cast<size_t>(e.len));
+  taken++;
+  return o;
+}
+
+void OutcomeRun::summary(size_t *reply_bytes, int *first_error) const {
+  if (!batch.empty() && taken == 0) {
+    *reply_bytes = batch_reply_bytes;
+    *first_error = batch_first_error;
+  } else {
+    tally(reply_bytes, first_error);
+  }
+}
+
+void OutcomeRun::tally(size_t *reply_bytes, int *first_error) const {
+  *reply_bytes = 0;
+  *first_error = MPROC_OK;
+  for_each([&](int status, const unsigned char *, size_t len) {
+    *reply_bytes += len;
+    if (*first_error == MPROC_OK) *first_error = status;
+  });
+}
+
+void OutcomeRun::drop_taken() {
+  if (taken == 0) return;
+  if (batch.empty()) {
+    items.erase(items.begin(), items.begin() + static_cast<ptrdiff_t>(taken));
+  } else {
+    batch.erase(batch.begin(), batch.begin() + static_cast<ptrdiff_t>(offset));
+    batch_count -= static_cast<uint32_t>(taken);
+    offset = 0;
+  }
+  first += taken;
+  taken = 0;
+  // The check's sums covered the dropped items too.
+  if (!batch.empty()) tally(&batch_reply_bytes, &batch_first_error);
+}
+
 std::shared_ptr<Chunk> chunk_tail(const Chunk &c, uint32_t from) {
   std::vector<mproc_bytes> items;
   unpack_items(c.payload, c.count, &items);  // our own packing: well formed

@@ -9,25 +9,79 @@
 #include <vector>
 
 #include "mproc/mproc-pool.h"
+#include "pool/reply_log.h"
 
 namespace mproc {
+
+// A reply's bytes: short ones (most results of a map) inline, so a
+// batch of small replies costs no allocation per item.
+class ReplyBytes {
+ public:
+  ReplyBytes() = default;
+  ReplyBytes(const unsigned char *p, size_t n) {
+    if (n <= sizeof small_) {
+      if (n) __builtin_memcpy(small_, p, n);
+      small_len_ = static_cast<uint8_t>(n);
+    } else {
+      heap_.assign(p, p + n);
+    }
+  }
+  ReplyBytes(std::vector<unsigned char> &&v) : heap_(std::move(v)) {}  // NOLINT: implicit on purpose
+  const unsigned char *data() const { return heap_.empty() ? small_ : heap_.data(); }
+  size_t size() const { return heap_.empty() ? small_len_ : heap_.size(); }
+  bool empty() const { return size() == 0; }
+
+ private:
+  std::vector<unsigned char> heap_;
+  unsigned char small_[16];
+  uint8_t small_len_ = 0;
+};
 
 // How one item ended: MPROC_OK or an MPROC_E_* code, the reply bytes, and
 // for a worker that died, its exit code.
 struct ItemOutcome {
   int status = MPROC_OK;
-  std::vector<unsigned char> reply;
+  ReplyBytes reply;
   bool has_worker_exit = false;
   int worker_exit = 0;
 };
 
-// Receives outcomes. deliver() is called once per item, from the pool's
-// manager thread (or from a submitting thread when the pool refuses work),
-// never with the pool's lock held.
+// Consecutive outcomes for one sink, as they arrived: one ItemOutcome per
+// item, or (batch not empty) a worker's batch message of ReplyEntry
+// records, read in place so that a big map allocates nothing per item.
+struct OutcomeRun {
+  size_t first = 0;  // index of item 0
+  std::vector<ItemOutcome> items;
+  std::vector<unsigned char> batch;  // checked by the pool when it arrived
+  uint32_t batch_count = 0;
+  size_t batch_reply_bytes = 0;     // the batch's reply bytes, summed by that check
+  int batch_first_error = MPROC_OK;  // its first status that is not MPROC_OK
+  size_t taken = 0;   // items consumed from the front
+  size_t offset = 0;  // batch: byte offset of the first item not consumed
+
+  size_t size() const { return batch.empty() ? items.size() : batch_count; }
+  // Consumes the next item.
+  ItemOutcome take_next();
+  // Forgets the consumed items, so item 0 is the first one left.
+  void drop_taken();
+  // The reply bytes of the items left, and the first of their statuses that
+  // is not MPROC_OK (MPROC_OK if none): from the batch's check, not a walk.
+  void summary(size_t *reply_bytes, int *first_error) const;
+  // Calls fn(status, data, len) for every item left, in order.
+  template <typename Fn>
+  void for_each(Fn &&fn) const;
+
+ private:
+  void tally(size_t *reply_bytes, int *first_error) const;  // summary() by a walk
+};
+
+// Receives outcomes, a run of consecutive items at a time (the replies a
+// worker sent together), from whichever pool thread read them, never with
+// the pool's lock held. Every item is delivered exactly once.
 class Sink {
  public:
   virtual ~Sink() = default;
-  virtual void deliver(size_t index, ItemOutcome &&outcome) = 0;
+  virtual void deliver(OutcomeRun &&run) = 0;
 };
 
 // A run of consecutive items for one worker. `payload` is the serialized
@@ -52,5 +106,20 @@ bool unpack_items(const std::vector<unsigned char> &payload, uint32_t count,
                   std::vector<mproc_bytes> *out);
 // A new chunk holding the items of `c` from item `from` on (same sink).
 std::shared_ptr<Chunk> chunk_tail(const Chunk &c, uint32_t from);
+
+template <typename Fn>
+void OutcomeRun::for_each(Fn &&fn) const {
+  if (batch.empty()) {
+    for (size_t k = taken; k < items.size(); k++)
+      fn(items[k].status, items[k].reply.data(), items[k].reply.size());
+    return;
+  }
+  for_each_reply(batch.data() + offset, batch.size() - offset,
+                 static_cast<uint32_t>(batch_count - taken),
+                 [&](uint32_t, int32_t status, const unsigned char *data, size_t len) {
+                   fn(status, data, len);
+                   return true;
+                 });
+}
 
 }  // namespace mproc

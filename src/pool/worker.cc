@@ -5,17 +5,26 @@
 #include <csignal>
 #include <cstdint>
 
+#include "base/deadline.h"
+
 namespace mproc {
 
 namespace {
 
+// How long a batch may gather replies before it goes out mid-chunk.
+constexpr int64_t kFlushNs = 2 * 1000 * 1000;
+// When this worker's current batch began (its last flush, or its chunk's start).
+int64_t batch_started_ns = 0;
+
 void notify(const WorkerSetup *s) {
-  // Pairs with the manager's exchange-then-recheck before it sleeps: the
-  // two read-modify-writes on the flag are ordered, so either it sees our
-  // message, or we see it asleep and wake it.
-  if (!s->manager_asleep->fetch_add(0, std::memory_order_seq_cst)) return;
+  // Pairs with the sleepers' announce-then-recheck (and a waiter's
+  // withdraw-then-recheck): the read-modify-writes on the word are ordered,
+  // so either a sleeper sees our message, or we see it asleep and wake it.
+  uint32_t v = s->sleepers->fetch_add(0, std::memory_order_seq_cst);
+  int fd = v >= kWaiterUnit ? s->waiter_fd : (v & kManagerAsleep) ? s->notify_fd : -1;
+  if (fd < 0) return;
   uint64_t one = 1;
-  ssize_t ignored = write(s->notify_fd, &one, sizeof one);
+  ssize_t ignored = write(fd, &one, sizeof one);
   (void)ignored;
 }
 
@@ -25,31 +34,83 @@ int send_to_manager(WorkerSetup *s, MsgHeader h, const std::vector<unsigned char
   return rc;
 }
 
-// Runs one task item and reports its outcome.
-int run_item(WorkerSetup *s, const MsgHeader &task, uint32_t index, const mproc_bytes &item) {
-  mproc_reply reply;
+// Runs one task item; returns its status, the reply in *reply.
+int run_item(const MsgHeader &task, const mproc_bytes &item, mproc_reply *reply) {
   int status;
   try {
     auto fn = reinterpret_cast<mproc_task_fn>(static_cast<uintptr_t>(task.fn));
-    int rc = fn(item.data, item.len, &reply, reinterpret_cast<void *>(static_cast<uintptr_t>(task.ctx)));
+    int rc = fn(item.data, item.len, reply, reinterpret_cast<void *>(static_cast<uintptr_t>(task.ctx)));
     status = rc == 0 ? MPROC_OK : MPROC_E_TASK_FAILED;
   } catch (...) {
     // A C++ exception from a task fails the task, not the worker.
     static const char what[] = "uncaught C++ exception in the task";
-    reply.data.assign(what, what + sizeof what - 1);
-    reply.too_big = false;
+    reply->data.assign(what, what + sizeof what - 1);
+    reply->too_big = false;
     status = MPROC_E_TASK_FAILED;
   }
-  if (reply.too_big) {
+  if (reply->too_big) {
     status = MPROC_E_TOOBIG;
-    reply.data.clear();
+    reply->data.clear();
+  }
+  return status;
+}
+
+// Sends the replies the log holds as one message, then empties the log.
+int flush(WorkerSetup *s, uint64_t chunk_id) {
+  ReplyLog &log = s->channel->reply_log();
+  if (log.count() == 0) return MPROC_OK;
+  MsgHeader h{};
+  h.kind = static_cast<uint32_t>(MsgKind::kResults);
+  h.chunk_id = chunk_id;
+  h.index = log.count();
+  int rc = s->channel->send(false, h, log.data(), log.used(), MPROC_FOREVER);
+  if (rc != MPROC_OK) return rc;
+  log.clear();  // a death before this leaves duplicates, which the manager skips
+  notify(s);
+  batch_started_ns = monotonic_ns();
+  return MPROC_OK;
+}
+
+// Records one item's outcome: in the log (sent with the chunk's other
+// replies), or, when it does not fit there or batching is off, alone.
+int report(WorkerSetup *s, const MsgHeader &task, uint32_t index, int status,
+           const std::vector<unsigned char> &reply) {
+  ReplyLog &log = s->channel->reply_log();
+  if (s->batch_replies) {
+    if (log.append(index, status, reply.data(), reply.size())) return MPROC_OK;
+    int rc = flush(s, task.chunk_id);  // replies leave in item order
+    if (rc != MPROC_OK) return rc;
+    if (log.append(index, status, reply.data(), reply.size())) return MPROC_OK;
   }
   MsgHeader h{};
   h.kind = static_cast<uint32_t>(MsgKind::kResult);
   h.chunk_id = task.chunk_id;
   h.index = index;
   h.status = status;
-  return send_to_manager(s, h, reply.data);
+  return send_to_manager(s, h, reply);
+}
+
+// Runs a chunk. Its replies go out together at its end, or earlier when
+// they have waited kFlushNs, so a long chunk of slow items still streams.
+// The clock is read after items 1, 2, 4, ... 64 of a batch, then every
+// 64th: slow items flush at once, quick ones cost no clock read each.
+int run_chunk(WorkerSetup *s, const MsgHeader &task, const std::vector<mproc_bytes> &items) {
+  ReplyLog &log = s->channel->reply_log();
+  log.begin(task.chunk_id);
+  batch_started_ns = monotonic_ns();
+  mproc_reply reply;  // one for the chunk: its buffer is reused
+  for (uint32_t i = 0; i < items.size(); i++) {
+    reply.data.clear();
+    reply.too_big = false;
+    int status = run_item(task, items[i], &reply);
+    int rc = report(s, task, i, status, reply.data);
+    if (rc != MPROC_OK) return rc;
+    uint32_t n = log.count();
+    if (n == 0 || (n & (n - 1) && n % 64)) continue;
+    if (monotonic_ns() - batch_started_ns >= kFlushNs && (rc = flush(s, task.chunk_id)) != MPROC_OK)
+      return rc;
+  }
+  return flush(s, task.chunk_id);
 }
 
 }  // namespace
@@ -86,8 +147,7 @@ int worker_main(const void *, size_t, void *ctx) {
     if (rc != MPROC_OK || task.kind != static_cast<uint32_t>(MsgKind::kTask)) return kWorkerExitProtocol;
     uint32_t count = static_cast<uint32_t>(task.index);  // a task's index field carries its item count
     if (!unpack_items(payload, count, &items)) return kWorkerExitProtocol;
-    for (uint32_t i = 0; i < count; i++)
-      if (run_item(s, task, i, items[i]) != MPROC_OK) return kWorkerExitProtocol;
+    if (run_chunk(s, task, items) != MPROC_OK) return kWorkerExitProtocol;
     if (s->max_chunks && ++chunks_run >= s->max_chunks) return 0;
   }
 }

@@ -24,14 +24,24 @@ namespace mproc {
 struct WorkerSetup {
   Channel *channel = nullptr;
   int notify_fd = -1;  // eventfd: "a message is in your outbox" to the manager
-  // Set by the manager (in shared memory) while it sleeps: a worker makes
-  // the notify syscall only then, so a busy pool makes none per task.
-  std::atomic<uint32_t> *manager_asleep = nullptr;
+  int waiter_fd = -1;  // eventfd: the same, to caller threads waiting for outcomes
+  // Who sleeps (shared memory, see kManagerAsleep): a worker makes a
+  // notify syscall only when someone does, so a busy pool makes none per task.
+  std::atomic<uint32_t> *sleepers = nullptr;
   mproc_target_fn init = nullptr;
   const std::vector<unsigned char> *init_arg = nullptr;
   void *init_ctx = nullptr;
   uint32_t max_chunks = 0;  // 0 = unlimited
+  // Replies travel per chunk (see run_chunk). Off with a task timeout: the
+  // manager restarts an item's clock when the previous item's reply comes.
+  bool batch_replies = true;
 };
+
+// The sleepers word: this bit while the manager sleeps, plus kWaiterUnit
+// per caller thread that sleeps waiting for an outcome. A reply wakes the
+// waiting callers (who read it themselves) in preference to the manager.
+constexpr uint32_t kManagerAsleep = 1;
+constexpr uint32_t kWaiterUnit = 2;
 
 // Process target for a worker: ctx is a WorkerSetup*. Returns its exit code.
 int worker_main(const void *arg, size_t arg_len, void *ctx);

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -139,6 +140,60 @@ TEST(PoolApply, ApplyAsyncManyTasks) {
   uint64_t ok = 0;
   EXPECT_EQ(mproc_pool_stat(p, MPROC_POOL_STAT_TASKS_SUCCEEDED, &ok), MPROC_OK);
   EXPECT_EQ(ok, 50u);
+  close_join_free(p);
+}
+
+// Waiting threads read replies for each other (a worker wakes whichever
+// waits): every thread still gets exactly its own answers, an iterator
+// consumed at the same time gets all of its items, and nobody is left
+// asleep with its reply unread.
+TEST(PoolApply, ThreadsWaitingAtOnceEachGetTheirOwnAnswers) {
+  mproc_pool *p = make_pool(2);
+  constexpr int kThreads = 4, kRounds = 300;
+  std::atomic<int> wrong{0};
+  std::vector<pthread_t> threads(kThreads);
+  struct Arg {
+    mproc_pool *p;
+    int64_t base;
+    std::atomic<int> *wrong;
+  };
+  std::vector<Arg> args;
+  for (int t = 0; t < kThreads; t++) args.push_back(Arg{p, 1000 * (t + 1), &wrong});
+  auto body = [](void *a) -> void * {
+    auto *arg = static_cast<Arg *>(a);
+    for (int64_t k = 0; k < kRounds; k++) {
+      int64_t v = arg->base + k;
+      mproc_result *r = nullptr;
+      if (mproc_pool_apply_async(arg->p, square, &v, sizeof v, nullptr, &r) != MPROC_OK) {
+        (*arg->wrong)++;
+        continue;
+      }
+      const void *data = nullptr;
+      size_t len = 0;
+      if (mproc_result_get(r, &data, &len, 60.0) != MPROC_OK || as_int(data, len) != v * v)
+        (*arg->wrong)++;
+      mproc_result_free(r);
+    }
+    return nullptr;
+  };
+  for (int t = 0; t < kThreads; t++) ASSERT_EQ(pthread_create(&threads[t], nullptr, body, &args[t]), 0);
+  std::vector<int64_t> in = range(2000);
+  std::vector<mproc_bytes> items = as_items(in);
+  mproc_iter *it = nullptr;
+  ASSERT_EQ(mproc_pool_imap_unordered(p, square, items.data(), items.size(), 1, nullptr, &it),
+            MPROC_OK);
+  std::set<size_t> seen;
+  size_t idx = 0;
+  const void *data = nullptr;
+  size_t len = 0;
+  while (mproc_iter_next(it, &idx, &data, &len, 60.0) == MPROC_OK) {
+    EXPECT_EQ(as_int(data, len), in[idx] * in[idx]);
+    seen.insert(idx);
+  }
+  EXPECT_EQ(seen.size(), in.size());
+  mproc_iter_free(it);
+  for (pthread_t &t : threads) pthread_join(t, nullptr);
+  EXPECT_EQ(wrong.load(), 0);
   close_join_free(p);
 }
 
@@ -482,6 +537,71 @@ TEST(PoolCrash, ChunkItemsAfterTheCrashRunAgain) {
   EXPECT_EQ(mproc_iter_next(it, nullptr, nullptr, nullptr, 1.0), MPROC_DONE);
   mproc_iter_free(it);
   close_join_free(p);
+}
+
+// One item of RunOnceChunk: its index, its reply size, and whether it
+// crashes. ctx points at shared run counters, one per item.
+struct CountedItem {
+  int64_t index;
+  int64_t reply_len;
+  int64_t crash;
+};
+int count_runs(const void *arg, size_t len, mproc_reply *r, void *ctx) {
+  CountedItem item;
+  if (len != sizeof item) return 1;
+  memcpy(&item, arg, sizeof item);
+  __atomic_fetch_add(static_cast<int *>(ctx) + item.index, 1, __ATOMIC_SEQ_CST);
+  if (item.crash) {
+    prctl(PR_SET_DUMPABLE, 0);
+    signal(SIGSEGV, SIG_DFL);
+    raise(SIGSEGV);
+  }
+  std::vector<unsigned char> reply(static_cast<size_t>(item.reply_len),
+                                   static_cast<unsigned char>(item.index));
+  return mproc_reply_set(r, reply.data(), reply.size());
+}
+
+// A worker that dies mid-chunk: the items it finished are delivered once
+// (sent ones and ones still waiting to be sent alike), the running one
+// fails, the rest run again, and nothing runs twice. Small replies all wait
+// for the chunk's end; 20 KiB ones fill the batch and go out mid-chunk;
+// 300 KiB ones are too large for a batch and go alone.
+TEST(PoolCrash, AChunkWhoseWorkerDiesDeliversFinishedItemsOnce) {
+  constexpr size_t kItems = 24, kCrashAt = 15;
+  for (int64_t reply_len : {8, 20 * 1024, 300 * 1024}) {
+    void *shared = mmap(nullptr, kItems * sizeof(int), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(shared, MAP_FAILED);
+    int *runs = static_cast<int *>(shared);
+    mproc_pool *p = make_pool(1);
+    std::vector<CountedItem> in;
+    for (size_t k = 0; k < kItems; k++)
+      in.push_back(CountedItem{static_cast<int64_t>(k), reply_len, k == kCrashAt});
+    std::vector<mproc_bytes> items;
+    for (const CountedItem &c : in) items.push_back(mproc_bytes{&c, sizeof c});
+    mproc_iter *it = nullptr;
+    ASSERT_EQ(mproc_pool_imap(p, count_runs, items.data(), items.size(), kItems, runs, &it),
+              MPROC_OK);
+    for (size_t k = 0; k < kItems; k++) {
+      size_t idx = 0;
+      const void *data = nullptr;
+      size_t len = 0;
+      int rc = mproc_iter_next(it, &idx, &data, &len, 60.0);
+      EXPECT_EQ(idx, k) << reply_len;
+      if (k == kCrashAt) {
+        EXPECT_EQ(rc, MPROC_E_WORKER_DIED) << reply_len;
+        continue;
+      }
+      ASSERT_EQ(rc, MPROC_OK) << reply_len << " item " << k;
+      ASSERT_EQ(len, static_cast<size_t>(reply_len));
+      EXPECT_EQ(static_cast<const unsigned char *>(data)[len - 1], static_cast<unsigned char>(k));
+    }
+    EXPECT_EQ(mproc_iter_next(it, nullptr, nullptr, nullptr, 1.0), MPROC_DONE);
+    mproc_iter_free(it);
+    close_join_free(p);
+    for (size_t k = 0; k < kItems; k++) EXPECT_EQ(runs[k], 1) << reply_len << " item " << k;
+    munmap(shared, kItems * sizeof(int));
+  }
 }
 
 TEST(PoolCrash, TaskTimeoutKillsOnlyThatTask) {

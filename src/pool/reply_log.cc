@@ -1,0 +1,56 @@
+#include "pool/reply_log.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+#include <new>
+
+namespace mproc {
+
+namespace {
+// Replies one batch carries at most: far below a quarter of the outbox
+// ring, so a batch is always a plain queue message.
+constexpr size_t kLogBytes = 128 * 1024;
+}  // namespace
+
+ReplyLog::~ReplyLog() {
+  if (head_) munmap(head_, map_len_);
+}
+
+bool ReplyLog::open() {
+  map_len_ = 64 + kLogBytes;  // the head rounded up to a cache line
+  void *p = mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return false;
+  head_ = new (p) Head{};
+  entries_ = static_cast<unsigned char *>(p) + 64;
+  capacity_ = kLogBytes;
+  return true;
+}
+
+void ReplyLog::begin(uint64_t chunk_id) {
+  // Count first: a worker dying between the two stores leaves an empty log.
+  head_->count.store(0, std::memory_order_release);
+  head_->used.store(0, std::memory_order_release);
+  head_->chunk_id.store(chunk_id, std::memory_order_release);
+}
+
+bool ReplyLog::append(uint32_t index, int32_t status, const void *data, size_t len) {
+  size_t used = head_->used.load(std::memory_order_relaxed);
+  size_t need = reply_entry_size(len);
+  if (len > capacity_ || need > capacity_ - used) return false;
+  ReplyEntry e{index, status, len};
+  memcpy(entries_ + used, &e, sizeof e);
+  if (len) memcpy(entries_ + used + sizeof e, data, len);
+  // The entry is written before it is counted: a death in between loses
+  // only this reply, whose item then counts as the one that was running.
+  head_->used.store(used + need, std::memory_order_release);
+  head_->count.store(head_->count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  return true;
+}
+
+void ReplyLog::clear() {
+  head_->count.store(0, std::memory_order_release);
+  head_->used.store(0, std::memory_order_release);
+}
+
+}  // namespace mproc
