@@ -117,18 +117,42 @@ MPROC_API int mproc_queue_create(mproc_queue **out, const char *name, size_t max
 
 /**
  * Attach to a named queue created by any process (any language that
- * follows docs/queue-layout.md). Attaching also releases what crashed
- * participants left behind.
+ * follows docs/queue-layout.md), or to a queue handed over with
+ * mproc_queue_export(). Attaching also releases what crashed participants
+ * left behind.
  * @param[out] out   Receives the handle; free it with mproc_queue_free().
- * @param[in]  name  The queue's name (same rules as mproc_queue_create()).
+ * @param[in]  name  The queue's name (same rules as mproc_queue_create()),
+ *                   or a token from mproc_queue_export().
  * @returns MPROC_OK, MPROC_E_INVAL (NULL, invalid name), MPROC_E_NOENT (no
- *          such name), MPROC_E_PERM, MPROC_E_BAD_SEGMENT (the file is not a
+ *          such name; a token this process did not receive), MPROC_E_PERM, MPROC_E_BAD_SEGMENT (the file is not a
  *          queue, is truncated or corrupt, or has an incompatible layout
  *          version), MPROC_E_BUSY (MPROC_QUEUE_MAX_HANDLES live handles are
  *          attached already), MPROC_E_NOMEM, MPROC_E_SYS.
  * @since 0.1.0
  */
 MPROC_API int mproc_queue_open(mproc_queue **out, const char *name);
+
+/** Room for any token mproc_queue_export() writes, NUL included. @since 0.2.0 */
+#define MPROC_QUEUE_TOKEN_MAX 208
+
+/**
+ * Hand a queue to children started by spawn or forkserver, which share no
+ * memory (and no descriptors) with this process: writes a token that
+ * mproc_queue_open() accepts in such a child. A named queue's token is its
+ * name. An anonymous queue's token is "@" and 16 hex digits; its segment
+ * descriptor is then passed to every spawn or forkserver child this
+ * process starts afterwards (pool workers included), until this handle is
+ * freed. Forked children inherit the handle itself and need no token (the
+ * token works there too). Pass the token to the child as you like, e.g.
+ * in the target's argument bytes.
+ * @param[in]  q      The queue.
+ * @param[out] token  Receives the NUL-terminated token.
+ * @param[in]  cap    Size of @p token: MPROC_QUEUE_TOKEN_MAX always fits.
+ * @returns MPROC_OK, MPROC_E_INVAL (NULL), MPROC_E_TOOBIG (cap too small),
+ *          MPROC_E_SYS (no descriptor left to keep the segment).
+ * @since 0.2.0
+ */
+MPROC_API int mproc_queue_export(mproc_queue *q, char *token, size_t cap);
 
 /**
  * Remove a queue's name, like shm_unlink(): attached handles keep working,

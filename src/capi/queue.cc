@@ -1,13 +1,19 @@
 // extern "C" layer for mproc_queue_*: argument checks, then the C++ core.
 #include "queue/queue.h"
 
+#include <unistd.h>
+
+#include <cstring>
 #include <memory>
+#include <string>
 
 #include "capi/guard.h"
+#include "queue/handover.h"
 #include "mproc.h"
 
 struct mproc_queue {
   std::unique_ptr<mproc::queue::Queue> impl;
+  std::string exported;  // its handover token once mproc_queue_export() ran
 };
 
 using mproc::guarded;
@@ -47,8 +53,32 @@ MPROC_API int mproc_queue_open(mproc_queue **out, const char *name) {
   if (!out || !name) return MPROC_E_INVAL;
   return guarded([&] {
     std::unique_ptr<Queue> q;
-    int rc = Queue::open(name, &q);
+    int rc;
+    if (name[0] == '@') {
+      // A handover token (mproc_queue_export): the segment came with us.
+      if (!mproc::queue::valid_token(name)) return MPROC_E_INVAL;
+      int fd = mproc::queue::dup_exported(name);
+      if (fd < 0) return MPROC_E_NOENT;
+      rc = Queue::open_fd(fd, &q);
+      close(fd);
+    } else {
+      rc = Queue::open(name, &q);
+    }
     return rc != MPROC_OK ? rc : wrap(std::move(q), out);
+  });
+}
+
+MPROC_API int mproc_queue_export(mproc_queue *q, char *token, size_t cap) {
+  if (!q || !token) return MPROC_E_INVAL;
+  return guarded([&] {
+    std::string t = q->impl->name() ? std::string(q->impl->name()) : q->impl->token();
+    if (t.size() + 1 > cap) return MPROC_E_TOOBIG;
+    if (!q->impl->name()) {
+      if (int rc = mproc::queue::export_segment(t, q->impl->fd())) return rc;
+      q->exported = t;
+    }
+    memcpy(token, t.c_str(), t.size() + 1);
+    return MPROC_OK;
   });
 }
 
@@ -113,6 +143,9 @@ MPROC_API size_t mproc_queue_max_message(const mproc_queue *q) {
 
 MPROC_API size_t mproc_queue_capacity(const mproc_queue *q) { return q ? q->impl->capacity() : 0; }
 
-MPROC_API void mproc_queue_free(mproc_queue *q) { delete q; }
+MPROC_API void mproc_queue_free(mproc_queue *q) {
+  if (q && !q->exported.empty()) mproc::queue::withdraw_segment(q->exported);
+  delete q;
+}
 
 }  // extern "C"

@@ -1,5 +1,6 @@
 #include "queue/queue.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "mproc/mproc-common.h"
@@ -42,6 +43,21 @@ int Queue::open(const char *name, std::unique_ptr<Queue> *out) {
   int rc = Segment::open(name, &seg);
   if (rc != MPROC_OK) return rc;
   return finish(std::move(seg), out);
+}
+
+int Queue::open_fd(int fd, std::unique_ptr<Queue> *out) {
+  std::unique_ptr<Segment> seg;
+  int rc = Segment::open_fd(fd, &seg);
+  if (rc != MPROC_OK) return rc;
+  return finish(std::move(seg), out);
+}
+
+std::string Queue::token() const {
+  char buf[24];
+  // instance_id is written once, before the segment is published.
+  snprintf(buf, sizeof buf, "@%016llx",
+           static_cast<unsigned long long>(load_relaxed(&seg_->control()->instance_id)));
+  return buf;
 }
 
 // Attaches to a mapped segment and checks its shared state.

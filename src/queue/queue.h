@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "base/deadline.h"
 #include "queue/ring.h"
@@ -26,6 +27,8 @@ class Queue {
   // MPROC_E_BUSY (no free participant slot), MPROC_E_NOMEM, MPROC_E_SYS.
   static int open(const char *name, std::unique_ptr<Queue> *out);
   static int unlink(const char *name) { return Segment::unlink(name); }
+  // Attaches to the segment behind fd (duplicated): see Segment::open_fd.
+  static int open_fd(int fd, std::unique_ptr<Queue> *out);
 
   int put(const void *data, size_t len, double timeout);
   int get(void *buf, size_t cap, size_t *len, double timeout);
@@ -39,6 +42,9 @@ class Queue {
   const char *name() const { return seg_->name(); }
   size_t max_message() const { return seg_->geometry().max_message; }
   size_t capacity() const { return seg_->geometry().capacity; }
+  int fd() const { return seg_->fd(); }
+  // Names the segment for a handover: "@" and its instance id in hex.
+  std::string token() const;
 
  private:
   class Op;

@@ -263,6 +263,16 @@ int Segment::open(const char *name, std::unique_ptr<Segment> *out) {
   // O_NOFOLLOW: /dev/shm is world-writable, a symlink there is not ours.
   int fd = ::open(shm_path(name).c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return errno == ELOOP || errno == EISDIR ? MPROC_E_BAD_SEGMENT : sys_code();
+  return map_existing(fd, name, out);
+}
+
+int Segment::open_fd(int fd, std::unique_ptr<Segment> *out) {
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (own < 0) return errno == EBADF ? MPROC_E_INVAL : sys_code();
+  return map_existing(own, nullptr, out);
+}
+
+int Segment::map_existing(int fd, const char *name, std::unique_ptr<Segment> *out) {
   auto fail = [fd](int code) {
     close(fd);
     return code;
@@ -283,7 +293,7 @@ int Segment::open(const char *name, std::unique_ptr<Segment> *out) {
   void *p = mmap(nullptr, g.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   if (p == MAP_FAILED) return fail(errno == ENOMEM ? MPROC_E_NOMEM : MPROC_E_SYS);
   std::unique_ptr<Segment> seg(new Segment());
-  seg->name_ = name;
+  if (name) seg->name_ = name;
   seg->geo_ = g;
   seg->base_ = static_cast<uint8_t *>(p);
   seg->seg_fd_ = fd;

@@ -60,12 +60,17 @@ class Segment {
   static int create(const char *name, uint64_t maxsize, uint64_t capacity,
                     std::unique_ptr<Segment> *out);
   static int open(const char *name, std::unique_ptr<Segment> *out);
+  // Attaches to the segment behind a descriptor (an anonymous queue handed
+  // to a spawned child); the descriptor is duplicated, not taken.
+  static int open_fd(int fd, std::unique_ptr<Segment> *out);
   static int unlink(const char *name);
   ~Segment();
   Segment(const Segment &) = delete;
   Segment &operator=(const Segment &) = delete;
 
   const Geometry &geometry() const { return geo_; }
+  // The segment's file, to hand an anonymous queue to a spawned child.
+  int fd() const { return seg_fd_; }
   const char *name() const { return name_.empty() ? nullptr : name_.c_str(); }
   Control *control() const { return reinterpret_cast<Control *>(base_); }
   uint8_t *base() const { return base_; }
@@ -95,6 +100,8 @@ class Segment {
  private:
   Segment() = default;
   static int map_new(int fd, const char *name, const Geometry &g, std::unique_ptr<Segment> *out);
+  // Validates and maps an existing segment; takes fd (closed on failure).
+  static int map_existing(int fd, const char *name, std::unique_ptr<Segment> *out);
   int attach();
   int attach_locked(bool *took_stale);
   void detach();

@@ -8,6 +8,7 @@
 #include "mproc/mproc-common.h"
 #include "pool/worker.h"
 #include "process/bootstrap.h"
+#include "queue/handover.h"
 #include "start/forkserver.h"
 #include "start/method.h"
 #include "start/registry.h"
@@ -40,6 +41,11 @@ void run_request(int fd, pid_t parent) {
     fail("no valid mproc request on descriptor 3 (was this program started by mproc?)", "");
   close(fd);
   for (size_t i = 0; i < req.fds.size(); i++) req.fds[i] = kFirstPassedFd + static_cast<int>(i);
+  // The trailing descriptors are handed-over queues, reachable by token.
+  for (size_t i = req.queue_tokens.size(); i > 0; i--) {
+    queue::adopt_segment(req.queue_tokens[i - 1], req.fds.back());
+    req.fds.pop_back();
+  }
   if (parent == 0) parent = req.parent;
   if (valid_start_method(req.start_method)) set_default_start_method(req.start_method);
   switch (req.kind) {

@@ -89,6 +89,8 @@ int request_to_memfd(const ChildRequest &req) {
   put_bytes(&b, req.name.data(), req.name.size());
   put_bytes(&b, req.identity.data(), req.identity.size());
   put_bytes(&b, req.arg.data(), req.arg.size());
+  put_u32(&b, static_cast<uint32_t>(req.queue_tokens.size()));
+  for (const auto &t : req.queue_tokens) put_bytes(&b, t.data(), t.size());
   int fd = memfd_create("mproc-request", MFD_CLOEXEC);
   if (fd < 0) return -1;
   if (!write_all(fd, b.data(), b.size()) || lseek(fd, 0, SEEK_SET) != 0) {
@@ -120,9 +122,14 @@ bool request_from_fd(int fd, ChildRequest *req) {
   if (kind < 1 || kind > 3 || nfds > kMaxPassedFds) return false;
   const unsigned char *arg;
   size_t arg_len;
+  uint32_t ntokens;
   if (!in.str(&req->entry) || !in.str(&req->name) || !in.str(&req->identity) ||
-      !in.bytes(&arg, &arg_len) || !in.at_end())
+      !in.bytes(&arg, &arg_len) || !in.u32(&ntokens) || ntokens > nfds)
     return false;
+  req->queue_tokens.assign(ntokens, std::string());
+  for (auto &t : req->queue_tokens)
+    if (!in.str(&t)) return false;
+  if (!in.at_end()) return false;
   req->kind = static_cast<ChildKind>(kind);
   req->daemon = daemon != 0;
   req->parent = static_cast<pid_t>(parent);

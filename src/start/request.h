@@ -36,6 +36,9 @@ struct ChildRequest {
   std::vector<unsigned char> arg;
   // Parent side: descriptors to pass. Child side: where they arrived.
   std::vector<int> fds;
+  // Exported anonymous queues (queue/handover.h): their descriptors are the
+  // last queue_tokens.size() entries of fds.
+  std::vector<std::string> queue_tokens;
 };
 
 // A memfd (O_CLOEXEC) holding the encoded request, or -1 with errno set.

@@ -133,6 +133,18 @@ MPROC_REGISTER(touch_file_later)
 
 int unregistered_target(const void *, size_t, void *) { return 0; }
 
+// Opens the queue whose token is the argument and puts "hello".
+int put_hello_to_token(const void *arg, size_t len, void *) {
+  std::string token(static_cast<const char *>(arg), len);
+  mproc_queue *q = nullptr;
+  int rc = mproc_queue_open(&q, token.c_str());
+  if (rc != MPROC_OK) return 10;
+  rc = mproc_queue_put(q, "hello", 5, 30.0);
+  mproc_queue_free(q);
+  return rc == MPROC_OK ? 0 : 11;
+}
+MPROC_REGISTER(put_hello_to_token)
+
 // A pool task: the reply is the argument with every byte incremented.
 int increment_bytes(const void *arg, size_t len, mproc_reply *reply, void *) {
   std::string out(static_cast<const char *>(arg), len);
@@ -391,6 +403,39 @@ TEST_P(StartMethod, DaemonChildDiesWhenItsParentIsSigkilled) {
     return 0;
   });
   EXPECT_EQ(rc, 0);
+}
+
+TEST_P(StartMethod, AnExportedAnonymousQueueReachesTheChild) {
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_new(&q, 0, 0), MPROC_OK);
+  char token[MPROC_QUEUE_TOKEN_MAX];
+  ASSERT_EQ(mproc_queue_export(q, token, 4), MPROC_E_TOOBIG);
+  ASSERT_EQ(mproc_queue_export(q, token, sizeof token), MPROC_OK);
+  EXPECT_EQ(token[0], '@');
+  EXPECT_EQ(run_to_exit(GetParam(), put_hello_to_token, token, strlen(token)), 0);
+  EXPECT_EQ(run_to_exit(MPROC_START_FORK, put_hello_to_token, token, strlen(token)), 0);
+  char buf[16];
+  size_t len = 0;
+  for (int i = 0; i < 2; i++) {
+    ASSERT_EQ(mproc_queue_get(q, buf, sizeof buf, &len, 30.0), MPROC_OK);
+    EXPECT_EQ(std::string(buf, len), "hello");
+  }
+  mproc_queue_free(q);  // withdraws the export: later children do not get it
+  EXPECT_EQ(run_to_exit(GetParam(), put_hello_to_token, token, strlen(token)), 10);
+}
+
+TEST(QueueExport, TokensAndNames) {
+  mproc_queue *q = nullptr;
+  char token[MPROC_QUEUE_TOKEN_MAX];
+  EXPECT_EQ(mproc_queue_export(nullptr, token, sizeof token), MPROC_E_INVAL);
+  EXPECT_EQ(mproc_queue_open(&q, "@0123456789abcdef"), MPROC_E_NOENT);  // never received
+  EXPECT_EQ(mproc_queue_open(&q, "@xyz"), MPROC_E_INVAL);
+  std::string name = "mproc-export-test-" + std::to_string(getpid());
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 0), MPROC_OK);
+  ASSERT_EQ(mproc_queue_export(q, token, sizeof token), MPROC_OK);
+  EXPECT_EQ(name, token);  // a named queue travels by name
+  mproc_queue_free(q);
+  mproc_queue_unlink(name.c_str());
 }
 
 TEST_P(StartMethod, CtxCannotTravelAndTargetsMustBeRegistered) {
