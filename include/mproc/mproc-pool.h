@@ -158,6 +158,23 @@ MPROC_API int mproc_pool_set_initializer(mproc_pool *p, mproc_target_fn init, co
 MPROC_API int mproc_pool_set_maxtasksperchild(mproc_pool *p, uint32_t n);
 
 /**
+ * Choose how the workers start (mproc-start.h): MPROC_START_FORK,
+ * MPROC_START_SPAWN or MPROC_START_FORKSERVER; otherwise the process-wide
+ * default when the workers start. With spawn and forkserver the workers
+ * are fresh images of the program: tasks must be registered with
+ * mproc_register_task() (a registered function pointer or the _named
+ * functions), the initializer with mproc_register(), and every ctx must be
+ * NULL; callbacks still run in this process. Worker names follow Python:
+ * ForkPoolWorker-N, SpawnPoolWorker-N, ForkServerPoolWorker-N.
+ * @returns MPROC_OK, MPROC_E_INVAL (NULL, unknown method; an initializer
+ *          with a ctx), MPROC_E_NOENT (the initializer is not registered),
+ *          MPROC_E_STATE (the workers have started, or not this process's
+ *          pool).
+ * @since 0.2.0
+ */
+MPROC_API int mproc_pool_set_start_method(mproc_pool *p, int method);
+
+/**
  * Kill a task (with its worker, which is replaced) when it runs longer than
  * this many seconds; it then fails with MPROC_E_TASK_TIMEOUT. For a chunk
  * the limit applies to each item. < 0 = no limit (the default).

@@ -24,7 +24,9 @@
  *   it is needed or by mproc_forkserver_start(). Safe from threaded
  *   processes, and a fork of the small server is fast even when the caller
  *   holds gigabytes. Exit codes, pid, signals, join and timeouts behave as
- *   with fork. The server exits when the process that started it exits; if
+ *   with fork. The server is a fork of the program as mproc_main() found
+ *   it, so it is single-threaded only if the program runs no thread before
+ *   main(): a runtime that starts threads first (Go's) must use spawn. The server exits when the process that started it exits; if
  *   it dies before, the next start restarts it, and a child whose exit
  *   status died with it reports exit code 255 (CPython's rule) rather than
  *   leaving its join hanging.

@@ -44,6 +44,7 @@ int submit_one(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len,
   if (arg_len > MPROC_POOL_MAX_PAYLOAD) return MPROC_E_TOOBIG;
   if (int rc = usable(p)) return rc;
   return guarded([&] {
+    if (int rc = p->pool->check_task(fn, ctx)) return rc;
     auto state = std::make_shared<mproc::ResultState>(p->pool, cb, userdata);
     auto chunk = std::make_shared<mproc::Chunk>();
     chunk->fn = fn;
@@ -79,6 +80,7 @@ int make_iter(mproc_pool *p, mproc_task_fn fn, const mproc_bytes *items, size_t 
     if (items[i].len > MPROC_POOL_MAX_PAYLOAD) return MPROC_E_TOOBIG;
   }
   if (int rc = usable(p)) return rc;
+  if (int rc = guarded([&] { return p->pool->check_task(fn, ctx); })) return rc;
   return guarded([&] {
     if (p->pool->closing()) return MPROC_E_STATE;
     if (chunksize == 0) chunksize = auto_chunksize(n, p->pool->workers());
@@ -139,6 +141,11 @@ MPROC_API int mproc_pool_set_initializer(mproc_pool *p, mproc_target_fn init, co
 MPROC_API int mproc_pool_set_maxtasksperchild(mproc_pool *p, uint32_t n) {
   if (int rc = usable(p)) return rc;
   return guarded([&] { return p->pool->set_maxtasksperchild(n); });
+}
+
+MPROC_API int mproc_pool_set_start_method(mproc_pool *p, int method) {
+  if (int rc = usable(p)) return rc;
+  return guarded([&] { return p->pool->set_start_method(method); });
 }
 
 MPROC_API int mproc_pool_set_task_timeout(mproc_pool *p, double seconds) {

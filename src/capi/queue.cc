@@ -8,6 +8,7 @@
 #include <string>
 
 #include "capi/guard.h"
+#include "capi/queue_handle.h"
 #include "queue/handover.h"
 #include "mproc.h"
 
@@ -27,6 +28,20 @@ int wrap(std::unique_ptr<Queue> q, mproc_queue **out) {
 }
 
 }  // namespace
+
+namespace mproc {
+
+int queue_handle_fd(const mproc_queue *q) { return q->impl->fd(); }
+
+int queue_handle_from_fd(int fd, mproc_queue **out) {
+  return guarded([&] {
+    std::unique_ptr<Queue> q;
+    int rc = Queue::open_fd(fd, &q);
+    return rc != MPROC_OK ? rc : wrap(std::move(q), out);
+  });
+}
+
+}  // namespace mproc
 
 extern "C" {
 

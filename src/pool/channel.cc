@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "capi/queue_handle.h"
 #include "mproc/mproc-pool.h"
 
 namespace mproc {
@@ -111,6 +112,19 @@ int Channel::open() {
   manager_sock_ = sv[0];
   worker_sock_ = sv[1];
   return log_.open() ? MPROC_OK : MPROC_E_NOMEM;
+}
+
+std::vector<int> Channel::worker_fds() const {
+  return {queue_handle_fd(inbox_), queue_handle_fd(outbox_), worker_sock_, log_.fd()};
+}
+
+int Channel::open_worker_end(const std::vector<int> &fds) {
+  if (fds.size() != 4) return MPROC_E_INVAL;
+  int rc = queue_handle_from_fd(fds[0], &inbox_);
+  if (rc == MPROC_OK) rc = queue_handle_from_fd(fds[1], &outbox_);
+  if (rc != MPROC_OK) return rc;
+  worker_sock_ = fds[2];
+  return log_.attach(fds[3]) ? MPROC_OK : MPROC_E_SYS;
 }
 
 void Channel::become_worker_end() {

@@ -29,7 +29,8 @@ struct MsgHeader {
   uint64_t chunk_id;
   uint32_t index;     // kResult: item index in the chunk; kTask, kResults: item count
   int32_t status;     // kResult: MPROC_OK or an MPROC_E_* code
-  uint64_t fn;        // kTask: task function (valid in a forked worker)
+  uint64_t fn;        // kTask: the task function's address (fork), or the id of
+                      // its registered name (spawn, forkserver: start/registry.h)
   uint64_t ctx;       // kTask: its ctx pointer
   uint64_t payload_len;
 };
@@ -43,6 +44,11 @@ class Channel {
   Channel &operator=(const Channel &) = delete;
 
   int open();  // creates both queues, the socketpair and the reply log
+  // What a spawned worker needs (inbox, outbox, its socket, the reply log),
+  // and how it rebuilds its end from them (the socket is taken, the rest
+  // duplicated).
+  std::vector<int> worker_fds() const;
+  int open_worker_end(const std::vector<int> &fds);
   // The end this process uses: true in the manager, false in the worker
   // (which closes the manager's socket end on entry).
   void become_worker_end();

@@ -1,7 +1,6 @@
 #include "pool/pool.h"
 
 #include <poll.h>
-#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -14,6 +13,9 @@
 
 #include "base/cpu.h"
 #include "base/thread.h"
+#include "mproc/mproc-start.h"
+#include "start/method.h"
+#include "start/registry.h"
 #include "pool/results.h"
 
 namespace mproc {
@@ -41,9 +43,8 @@ Pool::Pool(int workers)
     : nworkers_(workers == 0 ? cpu_count() : workers),
       creator_(getpid()),
       callbacks_(std::make_shared<CallbackQueue>()) {
-  void *page = mmap(nullptr, sizeof(std::atomic<uint32_t>), PROT_READ | PROT_WRITE,
-                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (page != MAP_FAILED) sleepers_ = new (page) std::atomic<uint32_t>(0);
+  if (sleepers_region_.create(sizeof(std::atomic<uint32_t>)))
+    sleepers_ = new (sleepers_region_.data()) std::atomic<uint32_t>(0);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   results_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -54,16 +55,52 @@ Pool::~Pool() {
   shutdown();
   for (int fd : {wake_fd_, results_fd_, event_fd_, waiter_fd_})
     if (fd >= 0) ::close(fd);
-  if (sleepers_) munmap(sleepers_, sizeof *sleepers_);
 }
 
 bool Pool::ok() const {
   return sleepers_ && wake_fd_ >= 0 && results_fd_ >= 0 && event_fd_ >= 0 && waiter_fd_ >= 0;
 }
 
+int Pool::method_locked() const { return method_ ? method_ : default_start_method(); }
+
+// Spawn and forkserver workers find the initializer by its registered name.
+int Pool::check_initializer_locked(int method) {
+  init_name_.clear();
+  if (!init_ || method == MPROC_START_FORK) return MPROC_OK;
+  if (init_ctx_) return MPROC_E_INVAL;
+  return target_name(init_, &init_name_) ? MPROC_OK : MPROC_E_NOENT;
+}
+
+int Pool::set_start_method(int method) {
+  if (!valid_start_method(method)) return MPROC_E_INVAL;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
+  if (int rc = check_initializer_locked(method)) return rc;
+  method_ = method;
+  method_chosen_ = true;
+  return MPROC_OK;
+}
+
+int Pool::check_task(mproc_task_fn fn, const void *ctx) {
+  int method;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    method = method_locked();
+  }
+  if (method == MPROC_START_FORK) return MPROC_OK;
+  if (ctx) return MPROC_E_INVAL;  // nothing but bytes reaches a spawned worker
+  uint64_t id;
+  return task_id_of(fn, &id) ? MPROC_OK : MPROC_E_NOENT;
+}
+
 int Pool::set_initializer(mproc_target_fn init, const void *arg, size_t arg_len, void *ctx) {
   std::lock_guard<std::mutex> lock(mu_);
   if (manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
+  if (method_ && method_ != MPROC_START_FORK) {
+    if (ctx) return MPROC_E_INVAL;
+    std::string name;
+    if (init && !target_name(init, &name)) return MPROC_E_NOENT;
+  }
   const auto *bytes = static_cast<const unsigned char *>(arg);
   init_arg_.assign(bytes, bytes + arg_len);
   init_ = init;
@@ -100,6 +137,13 @@ int Pool::start() {
 
 int Pool::start_locked() {
   if (manager_running_) return MPROC_OK;
+  if (!method_) {
+    // Fixed now: the process-wide default at the pool's first start.
+    if (int rc = check_initializer_locked(default_start_method())) return rc;
+    method_ = default_start_method();
+  } else if (int rc = check_initializer_locked(method_)) {
+    return rc;
+  }
   if (state_ == State::kNew) state_ = State::kRunning;
   if (!start_thread(&manager_, manager_main, this, /*detached=*/false)) return MPROC_E_SYS;
   manager_running_ = true;
@@ -354,8 +398,23 @@ int Pool::spawn_worker_locked() {
   slot->setup.max_chunks = max_tasks_;
   slot->setup.batch_replies = task_timeout_ns_ == 0;
   slot->process = std::make_unique<Process>(worker_main, nullptr, 0, &slot->setup);
-  slot->process->set_name(("ForkPoolWorker-" + slot->process->identity()).c_str());
+  const char *kind = method_ == MPROC_START_SPAWN        ? "SpawnPoolWorker-"
+                     : method_ == MPROC_START_FORKSERVER ? "ForkServerPoolWorker-"
+                                                          : "ForkPoolWorker-";
+  slot->process->set_name((kind + slot->process->identity()).c_str());
   slot->process->set_daemon(true);
+  // An explicit fork pool forks even if the process-wide default differs
+  // (and, chosen knowingly, without the fork-with-threads warning).
+  if (method_ != MPROC_START_FORK || method_chosen_ || method_ != default_start_method())
+    slot->process->set_start_method(method_);
+  if (method_ != MPROC_START_FORK) {
+    // What a fresh image needs instead of a copy of our memory.
+    std::vector<int> fds = slot->channel->worker_fds();
+    fds.insert(fds.end(), {results_fd_, waiter_fd_, sleepers_region_.fd()});
+    slot->process->set_launch(
+        ChildKind::kPoolWorker,
+        encode_worker_launch(init_name_, init_arg_, max_tasks_, slot->setup.batch_replies), fds);
+  }
   // Forked from this long-lived thread, so the workers' parent-death signal
   // fires only when the pool's process (or this thread, at its end) goes.
   rc = slot->process->start();
@@ -538,8 +597,16 @@ bool Pool::send_locked(Slot &s) {
   h.kind = static_cast<uint32_t>(MsgKind::kTask);
   h.chunk_id = c->id;
   h.index = c->count;
-  h.fn = reinterpret_cast<uintptr_t>(c->fn);
-  h.ctx = reinterpret_cast<uintptr_t>(c->ctx);
+  if (method_ == MPROC_START_FORK) {
+    h.fn = reinterpret_cast<uintptr_t>(c->fn);
+    h.ctx = reinterpret_cast<uintptr_t>(c->ctx);
+  } else {
+    // A spawned worker knows tasks by name (check_task() vetted it; a worker
+    // that lacks the name fails the items, see worker.cc).
+    uint64_t id = 0;
+    task_id_of(c->fn, &id);
+    h.fn = id;
+  }
   int rc = s.channel->send(true, h, c->payload.data(), c->payload.size(), 0.0);
   if (rc == MPROC_E_FULL) return false;  // this worker is behind; try another
   pending_.pop_front();

@@ -23,9 +23,12 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "base/deadline.h"
+#include "base/shm.h"
+#include "base/shm.h"
 #include "pool/callbacks.h"
 #include "pool/channel.h"
 #include "pool/task.h"
@@ -50,6 +53,13 @@ class Pool {
   int set_initializer(mproc_target_fn init, const void *arg, size_t arg_len, void *ctx);
   int set_maxtasksperchild(uint32_t n);
   int set_task_timeout(double seconds);
+  // MPROC_START_*; fixed when the workers start (default: the process-wide
+  // default then).
+  int set_start_method(int method);
+  // Whether a task can run in this pool's workers: MPROC_OK, or for spawn
+  // and forkserver pools MPROC_E_INVAL (ctx set) or MPROC_E_NOENT (fn not
+  // registered with mproc_register_task).
+  int check_task(mproc_task_fn fn, const void *ctx);
 
   int start();
   // Queues a chunk. Callers' submissions (from_iterator false) need a
@@ -140,6 +150,8 @@ class Pool {
   void wake_manager();
   size_t depth() const;
   void set_asleep(bool asleep);
+  int method_locked() const;
+  int check_initializer_locked(int method);
 
   const int nworkers_;
   const pid_t creator_;
@@ -147,7 +159,8 @@ class Pool {
   int results_fd_ = -1;  // workers -> manager
   int event_fd_ = -1;    // manager -> caller's event loop
   int waiter_fd_ = -1;   // workers, deliveries -> caller threads in wait_for
-  std::atomic<uint32_t> *sleepers_ = nullptr;  // shared page: see kManagerAsleep
+  SharedRegion sleepers_region_;  // shared with the workers (and handed to spawned ones)
+  std::atomic<uint32_t> *sleepers_ = nullptr;  // in it: see kManagerAsleep
   std::shared_ptr<CallbackQueue> callbacks_;
 
   std::mutex mu_;
@@ -163,6 +176,9 @@ class Pool {
   void *init_ctx_ = nullptr;
   uint32_t max_tasks_ = 0;
   int64_t task_timeout_ns_ = 0;  // 0 = none
+  int method_ = 0;               // 0 until chosen or fixed at the first start
+  bool method_chosen_ = false;   // set_start_method() was called
+  std::string init_name_;        // the initializer's registered name (spawn, forkserver)
 
   uint64_t next_chunk_id_ = 1;
   std::deque<std::shared_ptr<Chunk>> pending_;

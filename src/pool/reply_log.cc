@@ -1,7 +1,5 @@
 #include "pool/reply_log.h"
 
-#include <sys/mman.h>
-
 #include <cstring>
 #include <new>
 
@@ -13,16 +11,22 @@ namespace {
 constexpr size_t kLogBytes = 128 * 1024;
 }  // namespace
 
-ReplyLog::~ReplyLog() {
-  if (head_) munmap(head_, map_len_);
-}
+ReplyLog::~ReplyLog() = default;
 
 bool ReplyLog::open() {
-  map_len_ = 64 + kLogBytes;  // the head rounded up to a cache line
-  void *p = mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return false;
-  head_ = new (p) Head{};
-  entries_ = static_cast<unsigned char *>(p) + 64;
+  // The head rounded up to a cache line, then the entries.
+  if (!region_.create(64 + kLogBytes)) return false;
+  head_ = new (region_.data()) Head{};
+  entries_ = static_cast<unsigned char *>(region_.data()) + 64;
+  capacity_ = kLogBytes;
+  return true;
+}
+
+bool ReplyLog::attach(int fd) {
+  if (!region_.attach(fd, 64 + kLogBytes)) return false;
+  // The manager constructed the head; a spawned worker only maps it.
+  head_ = static_cast<Head *>(region_.data());
+  entries_ = static_cast<unsigned char *>(region_.data()) + 64;
   capacity_ = kLogBytes;
   return true;
 }

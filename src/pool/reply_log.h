@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/shm.h"
+
 namespace mproc {
 
 // One reply in a batch (message payload or log): this header, then `len`
@@ -31,6 +33,8 @@ class ReplyLog {
   ReplyLog &operator=(const ReplyLog &) = delete;
 
   bool open();  // maps the shared region (before the fork)
+  bool attach(int fd);  // a spawned worker maps the region the manager made
+  int fd() const { return region_.fd(); }
 
   // Worker side. begin() starts a chunk's log; append() is false when the
   // entry does not fit (flush first; an entry larger than the log travels
@@ -52,7 +56,7 @@ class ReplyLog {
   Head *head_ = nullptr;
   unsigned char *entries_ = nullptr;
   size_t capacity_ = 0;
-  size_t map_len_ = 0;
+  SharedRegion region_;
 };
 
 constexpr size_t reply_entry_size(size_t len) { return sizeof(ReplyEntry) + ((len + 7) & ~size_t{7}); }

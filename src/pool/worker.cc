@@ -4,8 +4,13 @@
 
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
 
 #include "base/deadline.h"
+#include "base/shm.h"
+#include "start/registry.h"
 
 namespace mproc {
 
@@ -34,11 +39,29 @@ int send_to_manager(WorkerSetup *s, MsgHeader h, const std::vector<unsigned char
   return rc;
 }
 
+// The function a task message names: its address in a forked worker, the
+// id of its registered name in a spawned one (see MsgHeader::fn).
+mproc_task_fn task_function(const WorkerSetup *s, const MsgHeader &task) {
+  if (!s->by_name) return reinterpret_cast<mproc_task_fn>(static_cast<uintptr_t>(task.fn));
+  static uint64_t last_id = 0;
+  static mproc_task_fn last_fn = nullptr;
+  if (task.fn != last_id) {
+    last_fn = find_task_by_id(task.fn);
+    last_id = task.fn;
+  }
+  return last_fn;
+}
+
 // Runs one task item; returns its status, the reply in *reply.
-int run_item(const MsgHeader &task, const mproc_bytes &item, mproc_reply *reply) {
+int run_item(mproc_task_fn fn, const MsgHeader &task, const mproc_bytes &item, mproc_reply *reply) {
   int status;
   try {
-    auto fn = reinterpret_cast<mproc_task_fn>(static_cast<uintptr_t>(task.fn));
+    if (!fn) {
+      // The parent registered a task name this program did not.
+      static const char what[] = "no pool task with this name is registered in the worker";
+      reply->data.assign(what, what + sizeof what - 1);
+      return MPROC_E_TASK_FAILED;
+    }
     int rc = fn(item.data, item.len, reply, reinterpret_cast<void *>(static_cast<uintptr_t>(task.ctx)));
     status = rc == 0 ? MPROC_OK : MPROC_E_TASK_FAILED;
   } catch (...) {
@@ -99,10 +122,11 @@ int run_chunk(WorkerSetup *s, const MsgHeader &task, const std::vector<mproc_byt
   log.begin(task.chunk_id);
   batch_started_ns = monotonic_ns();
   mproc_reply reply;  // one for the chunk: its buffer is reused
+  mproc_task_fn fn = task_function(s, task);
   for (uint32_t i = 0; i < items.size(); i++) {
     reply.data.clear();
     reply.too_big = false;
-    int status = run_item(task, items[i], &reply);
+    int status = run_item(fn, task, items[i], &reply);
     int rc = report(s, task, i, status, reply.data);
     if (rc != MPROC_OK) return rc;
     uint32_t n = log.count();
@@ -152,9 +176,81 @@ int worker_main(const void *, size_t, void *ctx) {
   }
 }
 
-int run_spawned_worker(ChildRequest &) {
-  // Pools started with spawn or forkserver are not wired up yet.
-  return kWorkerExitProtocol;
+namespace {
+
+// What a spawned worker gets in its request's argument bytes.
+void put_u64(std::vector<unsigned char> *b, uint64_t v) {
+  unsigned char raw[8];
+  memcpy(raw, &v, 8);
+  b->insert(b->end(), raw, raw + 8);
+}
+bool get_u64(const std::vector<unsigned char> &b, size_t *off, uint64_t *v) {
+  if (b.size() - *off < 8) return false;
+  memcpy(v, b.data() + *off, 8);
+  *off += 8;
+  return true;
+}
+bool get_bytes(const std::vector<unsigned char> &b, size_t *off, std::vector<unsigned char> *out) {
+  uint64_t n;
+  if (!get_u64(b, off, &n) || n > b.size() - *off) return false;
+  out->assign(b.begin() + static_cast<long>(*off), b.begin() + static_cast<long>(*off + n));
+  *off += n;
+  return true;
+}
+
+// An initializer the worker cannot find fails like one that returns 1.
+int missing_initializer(const void *, size_t, void *) {
+  fprintf(stderr, "mproc: pool worker %d: its initializer is not registered here\n",
+          static_cast<int>(getpid()));
+  return 1;
+}
+
+}  // namespace
+
+std::vector<unsigned char> encode_worker_launch(const std::string &init_name,
+                                                const std::vector<unsigned char> &init_arg,
+                                                uint32_t max_chunks, bool batch_replies) {
+  std::vector<unsigned char> b;
+  put_u64(&b, init_name.size());
+  b.insert(b.end(), init_name.begin(), init_name.end());
+  put_u64(&b, init_arg.size());
+  b.insert(b.end(), init_arg.begin(), init_arg.end());
+  put_u64(&b, max_chunks);
+  put_u64(&b, batch_replies ? 1 : 0);
+  return b;
+}
+
+int run_spawned_worker(ChildRequest &req) {
+  // Never freed: the worker leaves with _exit().
+  auto *setup = new WorkerSetup();
+  auto *channel = new Channel();
+  auto *sleepers = new SharedRegion();
+  auto *init_arg = new std::vector<unsigned char>();
+  std::vector<unsigned char> init_name;
+  uint64_t max_chunks = 0, batch = 0;
+  size_t off = 0;
+  const std::vector<unsigned char> &a = req.arg;
+  if (!get_bytes(a, &off, &init_name) || !get_bytes(a, &off, init_arg) ||
+      !get_u64(a, &off, &max_chunks) || !get_u64(a, &off, &batch) ||
+      req.fds.size() != kSpawnedWorkerFds)
+    return kWorkerExitProtocol;
+  std::vector<int> channel_fds(req.fds.begin(), req.fds.begin() + 4);
+  if (channel->open_worker_end(channel_fds) != MPROC_OK ||
+      !sleepers->attach(req.fds[6], sizeof(std::atomic<uint32_t>)))
+    return kWorkerExitProtocol;
+  setup->channel = channel;
+  setup->notify_fd = req.fds[4];
+  setup->waiter_fd = req.fds[5];
+  setup->sleepers = static_cast<std::atomic<uint32_t> *>(sleepers->data());
+  if (!init_name.empty()) {
+    setup->init = find_target(std::string(init_name.begin(), init_name.end()));
+    if (!setup->init) setup->init = missing_initializer;
+  }
+  setup->init_arg = init_arg;
+  setup->max_chunks = static_cast<uint32_t>(max_chunks);
+  setup->batch_replies = batch != 0;
+  setup->by_name = true;
+  return worker_main(nullptr, 0, setup);
 }
 
 }  // namespace mproc

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "mproc/mproc-pool.h"
@@ -35,6 +36,8 @@ struct WorkerSetup {
   // Replies travel per chunk (see run_chunk). Off with a task timeout: the
   // manager restarts an item's clock when the previous item's reply comes.
   bool batch_replies = true;
+  // A spawned worker: task messages name registered tasks by id.
+  bool by_name = false;
 };
 
 // The sleepers word: this bit while the manager sleeps, plus kWaiterUnit
@@ -46,8 +49,14 @@ constexpr uint32_t kWaiterUnit = 2;
 // Process target for a worker: ctx is a WorkerSetup*. Returns its exit code.
 int worker_main(const void *arg, size_t arg_len, void *ctx);
 
-// Entry of a worker started by spawn or forkserver (start/child.cc).
-// Returns its exit code.
+// A worker started by spawn or forkserver gets its setup as bytes (the
+// initializer by registered name) and these descriptors: the channel's
+// four (Channel::worker_fds), the two eventfds, the sleepers region.
+constexpr size_t kSpawnedWorkerFds = 7;
+std::vector<unsigned char> encode_worker_launch(const std::string &init_name,
+                                                const std::vector<unsigned char> &init_arg,
+                                                uint32_t max_chunks, bool batch_replies);
+// Its entry (start/child.cc); returns its exit code.
 int run_spawned_worker(ChildRequest &req);
 
 // Exit codes a worker uses on its own (a task can also make it exit).

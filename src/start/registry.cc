@@ -21,7 +21,13 @@ class Registry {
     by_name_.emplace(name, fn);
     // The first name wins for reverse lookups of a function registered twice.
     by_fn_.emplace(fn, name);
+    by_id_.emplace(entry_id(name), fn);
     return MPROC_OK;
+  }
+  Fn find_id(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : it->second;
   }
   Fn find(const std::string &name) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -40,6 +46,7 @@ class Registry {
   std::mutex mu_;
   std::map<std::string, Fn> by_name_;
   std::map<Fn, std::string> by_fn_;
+  std::map<uint64_t, Fn> by_id_;
 };
 
 // Never destroyed: registrations may run from constructors and lookups
@@ -51,6 +58,15 @@ Registry<Fn> &registry() {
 }
 
 }  // namespace
+
+uint64_t entry_id(const std::string &name) {
+  uint64_t h = 0xcbf29ce484222325ull;  // 64-bit FNV-1a
+  for (unsigned char ch : name) {
+    h ^= ch;
+    h *= 0x100000001b3ull;
+  }
+  return h | 1;  // never 0, which means "none"
+}
 
 bool valid_entry_name(const char *name) {
   if (!name) return false;
@@ -77,5 +93,18 @@ bool target_name(mproc_target_fn fn, std::string *name) {
 bool task_name(mproc_task_fn fn, std::string *name) {
   return registry<mproc_task_fn>().name_of(fn, name);
 }
+
+}  // namespace mproc
+
+namespace mproc {
+
+bool task_id_of(mproc_task_fn fn, uint64_t *id) {
+  std::string name;
+  if (!task_name(fn, &name)) return false;
+  *id = entry_id(name);
+  return true;
+}
+
+mproc_task_fn find_task_by_id(uint64_t id) { return registry<mproc_task_fn>().find_id(id); }
 
 }  // namespace mproc

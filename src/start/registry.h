@@ -5,6 +5,7 @@
 // filled in the same way.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "mproc/mproc-pool.h"
@@ -24,6 +25,12 @@ int register_task(const char *name, mproc_task_fn fn);
 // nullptr when nothing is registered under the name.
 mproc_target_fn find_target(const std::string &name);
 mproc_task_fn find_task(const std::string &name);
+
+// A task's wire id in spawn and forkserver pools: a 64-bit hash of its
+// name, the same in every process that registered the name (never 0).
+uint64_t entry_id(const std::string &name);
+bool task_id_of(mproc_task_fn fn, uint64_t *id);
+mproc_task_fn find_task_by_id(uint64_t id);
 
 // The name fn was registered under; false if it was not.
 bool target_name(mproc_target_fn fn, std::string *name);

@@ -153,6 +153,44 @@ int increment_bytes(const void *arg, size_t len, mproc_reply *reply, void *) {
 }
 MPROC_REGISTER_TASK(increment_bytes)
 
+// Pool tasks and an initializer for the spawn and forkserver pool cases.
+int g_initialized = 0;
+int set_initialized(const void *arg, size_t len, void *) {
+  g_initialized = len > 0 ? static_cast<const unsigned char *>(arg)[0] : 1;
+  return 0;
+}
+MPROC_REGISTER(set_initialized)
+
+int failing_initializer(const void *, size_t, void *) { return 1; }
+MPROC_REGISTER(failing_initializer)
+
+// Reply: "<initialized>:<pid>:<name>".
+int who_runs_me(const void *, size_t, mproc_reply *reply, void *) {
+  std::string out = std::to_string(g_initialized) + ":" + std::to_string(getpid()) + ":" +
+                    mproc_current_name();
+  return mproc_reply_set(reply, out.data(), out.size());
+}
+MPROC_REGISTER_TASK(who_runs_me)
+
+int crash_task(const void *, size_t, mproc_reply *, void *) {
+  crash_with_segv(nullptr, 0, nullptr);
+  return 0;
+}
+MPROC_REGISTER_TASK(crash_task)
+
+int sleep_task(const void *, size_t, mproc_reply *, void *) {
+  for (;;) pause();
+}
+MPROC_REGISTER_TASK(sleep_task)
+
+// Puts the reply's argument into the queue whose token is the argument.
+int put_to_token_task(const void *arg, size_t len, mproc_reply *, void *) {
+  return put_hello_to_token(arg, len, nullptr);
+}
+MPROC_REGISTER_TASK(put_to_token_task)
+
+int unregistered_task(const void *, size_t, mproc_reply *, void *) { return 0; }
+
 // --- helpers ----------------------------------------------------------------
 
 const char *method_name(int m) {
@@ -569,6 +607,206 @@ TEST(StartRegistry, PoolTasksByName) {
   mproc_pool_close(pool);
   EXPECT_EQ(mproc_pool_join(pool, 60.0), MPROC_OK);
   mproc_pool_free(pool);
+}
+
+// --- pools with spawn and forkserver workers -----------------------------
+
+mproc_pool *make_pool(int method, int workers) {
+  mproc_pool *pool = nullptr;
+  EXPECT_EQ(mproc_pool_new(&pool, workers), MPROC_OK);
+  EXPECT_EQ(mproc_pool_set_start_method(pool, method), MPROC_OK);
+  return pool;
+}
+
+void close_and_join(mproc_pool *pool) {
+  EXPECT_EQ(mproc_pool_close(pool), MPROC_OK);
+  EXPECT_EQ(mproc_pool_join(pool, 60.0), MPROC_OK);
+  mproc_pool_free(pool);
+}
+
+std::string reply_of(mproc_pool *pool, mproc_task_fn fn, const std::string &arg = "") {
+  void *out = nullptr;
+  size_t len = 0;
+  int rc = mproc_pool_apply(pool, fn, arg.data(), arg.size(), nullptr, &out, &len);
+  std::string s = rc == MPROC_OK ? std::string(static_cast<char *>(out), len) : mproc_error_name(rc);
+  mproc_free(out);
+  return s;
+}
+
+TEST_P(StartMethod, PoolRunsRegisteredTasksEveryWay) {
+  mproc_pool *pool = make_pool(GetParam(), 2);
+  EXPECT_EQ(reply_of(pool, increment_bytes, "abc"), "bcd");
+  std::vector<std::string> args;
+  for (int i = 0; i < 100; i++) args.push_back(std::to_string(i));
+  std::vector<mproc_bytes> items;
+  for (auto &a : args) items.push_back({a.data(), a.size()});
+  mproc_bytes *results = nullptr;
+  ASSERT_EQ(mproc_pool_map(pool, increment_bytes, items.data(), items.size(), 7, nullptr, &results),
+            MPROC_OK);
+  for (size_t i = 0; i < items.size(); i++) {
+    std::string want = args[i];
+    for (char &ch : want) ch = static_cast<char>(ch + 1);
+    EXPECT_EQ(std::string(static_cast<const char *>(results[i].data), results[i].len), want);
+  }
+  mproc_free(results);
+  for (auto imap : {mproc_pool_imap, mproc_pool_imap_unordered}) {
+    mproc_iter *it = nullptr;
+    ASSERT_EQ(imap(pool, increment_bytes, items.data(), items.size(), 1, nullptr, &it), MPROC_OK);
+    size_t index, seen = 0;
+    const void *data;
+    size_t len;
+    while (mproc_iter_next(it, &index, &data, &len, 60.0) == MPROC_OK) seen++;
+    EXPECT_EQ(seen, items.size());
+    mproc_iter_free(it);
+  }
+  // The worker is a fresh image: named for its method, not a copy of us.
+  g_initialized = 9;
+  std::string who = reply_of(pool, who_runs_me);
+  EXPECT_EQ(who.rfind("0:", 0), 0u) << who;
+  const char *kind = GetParam() == MPROC_START_SPAWN ? ":SpawnPoolWorker-" : ":ForkServerPoolWorker-";
+  EXPECT_NE(who.find(kind), std::string::npos) << who;
+  g_initialized = 0;
+  close_and_join(pool);
+}
+
+TEST_P(StartMethod, PoolInitializerAndMaxTasksPerChild) {
+  mproc_pool *pool = nullptr;
+  ASSERT_EQ(mproc_pool_new(&pool, 1), MPROC_OK);
+  unsigned char seven = 7;
+  ASSERT_EQ(mproc_pool_set_initializer(pool, set_initialized, &seven, 1, nullptr), MPROC_OK);
+  ASSERT_EQ(mproc_pool_set_maxtasksperchild(pool, 1), MPROC_OK);
+  ASSERT_EQ(mproc_pool_set_start_method(pool, GetParam()), MPROC_OK);
+  std::string first = reply_of(pool, who_runs_me);
+  std::string second = reply_of(pool, who_runs_me);
+  EXPECT_EQ(first.rfind("7:", 0), 0u) << first;  // replacements run it too
+  EXPECT_EQ(second.rfind("7:", 0), 0u) << second;
+  EXPECT_NE(first.substr(0, first.rfind(':')), second.substr(0, second.rfind(':')))
+      << "one task per child: a new worker (pid) each time";
+  close_and_join(pool);
+}
+
+TEST_P(StartMethod, PoolIsolatesCrashesAndTimeouts) {
+  mproc_pool *pool = make_pool(GetParam(), 2);
+  ASSERT_EQ(mproc_pool_set_task_timeout(pool, 0.5), MPROC_OK);
+  mproc_result *crash = nullptr, *slow = nullptr;
+  ASSERT_EQ(mproc_pool_apply_async(pool, crash_task, nullptr, 0, nullptr, &crash), MPROC_OK);
+  ASSERT_EQ(mproc_pool_apply_async(pool, sleep_task, nullptr, 0, nullptr, &slow), MPROC_OK);
+  const void *data;
+  size_t len;
+  EXPECT_EQ(mproc_result_get(crash, &data, &len, 60.0), MPROC_E_WORKER_DIED);
+  int code = 0;
+  EXPECT_EQ(mproc_result_worker_exitcode(crash, &code), MPROC_OK);
+  EXPECT_EQ(code, -SIGSEGV);
+  EXPECT_EQ(mproc_result_get(slow, &data, &len, 60.0), MPROC_E_TASK_TIMEOUT);
+  mproc_result_free(crash);
+  mproc_result_free(slow);
+  EXPECT_EQ(reply_of(pool, increment_bytes, "x"), "y");  // replaced workers serve on
+  close_and_join(pool);
+}
+
+TEST_P(StartMethod, PoolTerminateLeavesNoProcess) {
+  int method = GetParam();
+  EXPECT_EQ(run_in_child([method] {
+              mproc_pool *pool = make_pool(method, 2);
+              mproc_result *r = nullptr;
+              if (mproc_pool_apply_async(pool, sleep_task, nullptr, 0, nullptr, &r) != MPROC_OK)
+                return 1;
+              if (!wait_until(
+                      [pool] {
+                        uint64_t alive = 0;
+                        mproc_pool_stat(pool, MPROC_POOL_STAT_WORKERS_ALIVE, &alive);
+                        return alive == 2;
+                      },
+                      30.0))
+                return 2;
+              if (mproc_pool_terminate(pool) != MPROC_OK) return 3;
+              if (mproc_pool_join(pool, 60.0) != MPROC_OK) return 4;
+              const void *data;
+              size_t len;
+              if (mproc_result_get(r, &data, &len, 0) != MPROC_E_CANCELLED) return 5;
+              mproc_result_free(r);
+              mproc_pool_free(pool);
+              // Spawned workers are our children; forkserver ones the
+              // server's, which counts its own children as ours here.
+              std::string path = "/proc/" + std::to_string(mproc_forkserver_pid()) + "/task/" +
+                                 std::to_string(mproc_forkserver_pid()) + "/children";
+              bool server_idle = wait_until(
+                  [&] {
+                    FILE *f = fopen(path.c_str(), "r");
+                    if (!f) return true;  // no server
+                    int ch = fgetc(f);
+                    fclose(f);
+                    return ch == EOF;
+                  },
+                  30.0);
+              if (!server_idle) return 6;
+              siginfo_t si{};
+              bool only_server = waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+                                 si.si_pid == 0;
+              return only_server ? 0 : 7;
+            }),
+            0);
+}
+
+TEST_P(StartMethod, PoolRefusesWhatCannotReachAFreshImage) {
+  mproc_pool *pool = make_pool(GetParam(), 1);
+  mproc_result *r = nullptr;
+  int marker = 0;
+  EXPECT_EQ(mproc_pool_apply_async(pool, unregistered_task, nullptr, 0, nullptr, &r), MPROC_E_NOENT);
+  EXPECT_EQ(mproc_pool_apply_async(pool, increment_bytes, "a", 1, &marker, &r), MPROC_E_INVAL);
+  mproc_iter *it = nullptr;
+  mproc_bytes item{"a", 1};
+  EXPECT_EQ(mproc_pool_imap(pool, unregistered_task, &item, 1, 1, nullptr, &it), MPROC_E_NOENT);
+  EXPECT_EQ(mproc_pool_set_initializer(pool, set_initialized, nullptr, 0, &marker), MPROC_E_INVAL);
+  EXPECT_EQ(mproc_pool_set_initializer(pool, unregistered_target, nullptr, 0, nullptr),
+            MPROC_E_NOENT);
+  EXPECT_EQ(mproc_pool_set_start_method(pool, 42), MPROC_E_INVAL);
+  EXPECT_EQ(reply_of(pool, increment_bytes, "a"), "b");
+  EXPECT_EQ(mproc_pool_set_start_method(pool, MPROC_START_FORK), MPROC_E_STATE);
+  close_and_join(pool);
+  // A fork pool takes anything, until it is made a spawn pool.
+  ASSERT_EQ(mproc_pool_new(&pool, 1), MPROC_OK);
+  EXPECT_EQ(mproc_pool_set_initializer(pool, set_initialized, nullptr, 0, &marker), MPROC_OK);
+  EXPECT_EQ(mproc_pool_set_start_method(pool, GetParam()), MPROC_E_INVAL);
+  mproc_pool_free(pool);
+}
+
+TEST_P(StartMethod, PoolInitializerFailureIsReported) {
+  mproc_pool *pool = nullptr;
+  ASSERT_EQ(mproc_pool_new(&pool, 1), MPROC_OK);
+  ASSERT_EQ(mproc_pool_set_initializer(pool, failing_initializer, nullptr, 0, nullptr), MPROC_OK);
+  ASSERT_EQ(mproc_pool_set_start_method(pool, GetParam()), MPROC_OK);
+  mproc_result *r = nullptr;
+  int rc = mproc_pool_apply_async(pool, increment_bytes, "a", 1, nullptr, &r);
+  if (rc == MPROC_OK) {
+    const void *data;
+    size_t len;
+    EXPECT_EQ(mproc_result_get(r, &data, &len, 60.0), MPROC_E_INIT_FAILED);
+    mproc_result_free(r);
+  } else {
+    EXPECT_EQ(rc, MPROC_E_INIT_FAILED);
+  }
+  mproc_pool_terminate(pool);
+  mproc_pool_free(pool);
+}
+
+TEST_P(StartMethod, PoolTasksReachExportedQueues) {
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_new(&q, 0, 0), MPROC_OK);
+  char token[MPROC_QUEUE_TOKEN_MAX];
+  ASSERT_EQ(mproc_queue_export(q, token, sizeof token), MPROC_OK);
+  mproc_pool *pool = make_pool(GetParam(), 1);  // its workers start after the export
+  void *out = nullptr;
+  size_t out_len = 0;
+  EXPECT_EQ(mproc_pool_apply(pool, put_to_token_task, token, strlen(token), nullptr, &out, &out_len),
+            MPROC_OK);
+  mproc_free(out);
+  char buf[16];
+  size_t len = 0;
+  EXPECT_EQ(mproc_queue_get(q, buf, sizeof buf, &len, 30.0), MPROC_OK);
+  EXPECT_EQ(std::string(buf, len), "hello");
+  close_and_join(pool);
+  mproc_queue_free(q);
 }
 
 // --- spawn only -------------------------------------------------------------

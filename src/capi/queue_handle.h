@@ -1,0 +1,16 @@
+// Library-internal access to mproc_queue handles, for modules that build on
+// the public queue API (the pool's channels) and must hand a queue to a
+// spawned worker without exporting it to every child (queue/handover.h).
+#pragma once
+
+#include "mproc/mproc-queue.h"
+
+namespace mproc {
+
+// The segment descriptor behind a handle (owned by the handle).
+int queue_handle_fd(const mproc_queue *q);
+// A new handle attached to the segment behind fd (duplicated):
+// MPROC_OK or the code of Queue::open_fd.
+int queue_handle_from_fd(int fd, mproc_queue **out);
+
+}  // namespace mproc
