@@ -127,9 +127,17 @@ typedef void (*mproc_result_cb)(int status, const void *data, size_t len, void *
 MPROC_API int mproc_pool_new(mproc_pool **out, int workers);
 
 /**
- * Start the workers now instead of at the first task.
+ * Start the workers now instead of at the first task. Returns once every
+ * worker has been started (forked or spawned; not necessarily through its
+ * initializer yet), or a start failed and will be retried, or after 60 s:
+ * with fork, the workers copy the caller's memory as it is during this
+ * call, which hosts with a runtime of their own rely on. Workers started
+ * later (replacements) are forked by the pool's manager thread whenever
+ * needed.
  * @returns MPROC_OK (also when already started), MPROC_E_STATE (closed or
- *          terminated, or another process's pool), MPROC_E_SYS.
+ *          terminated, or another process's pool), MPROC_E_NOENT or
+ *          MPROC_E_INVAL (spawn or forkserver: see
+ *          mproc_pool_set_start_method()), MPROC_E_SYS.
  * @since 0.1.0
  */
 MPROC_API int mproc_pool_start(mproc_pool *p);

@@ -1,5 +1,7 @@
 #include "pool/callbacks.h"
 
+#include <cxxabi.h>
+
 #include <csignal>
 
 #include "base/thread.h"
@@ -59,6 +61,10 @@ void *CallbackQueue::main(void *arg) {
     lock.unlock();
     try {
       fn();
+    } catch (abi::__forced_unwind &) {
+      // pthread_exit() or cancellation in a callback (CPython ends foreign
+      // threads that call in during interpreter shutdown): must go on.
+      throw;
     } catch (...) {
       // A callback's failure is its own; the pool carries on.
     }

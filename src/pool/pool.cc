@@ -130,9 +130,17 @@ size_t Pool::depth() const {
 }
 
 int Pool::start() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_E_STATE;
-  return start_locked();
+  if (int rc = start_locked()) return rc;
+  // Return once the manager has started the workers, so that what they
+  // copy (fork) is the caller's state at this call: bindings for languages
+  // with a runtime (Lua, Rust's stdout lock) depend on it.
+  workers_cv_.wait_for(lock, std::chrono::seconds(60), [this] {
+    return workers_started_ >= static_cast<uint64_t>(nworkers_) || spawn_failed_ || broken_ ||
+           state_ == State::kTerminated;
+  });
+  return MPROC_OK;
 }
 
 int Pool::start_locked() {
@@ -203,9 +211,13 @@ void Pool::sweep_for_waiter() {
   Deliveries out;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto &s : slots_) read_outbox_locked(*s, out);
-    if (out.empty()) return;
-    dispatch_locked();  // the replies may have freed room for pending chunks
+    bool read = false;
+    for (auto &s : slots_) read |= read_outbox_locked(*s, out);
+    if (!read) return;
+    // The replies may have freed room for pending chunks; a worker's
+    // "ready" (no delivery) may have started a task's deadline, which only
+    // the manager watches.
+    if (!out.empty()) dispatch_locked();
     if (manager_needed_locked()) wake_manager();
   }
   deliver(out);
@@ -433,17 +445,18 @@ void Pool::fill_workers_locked() {
   while (slots_.size() < want) {
     if (spawn_worker_locked() != MPROC_OK) {
       spawn_failed_ = true;  // fork or memory exhausted: try again on a tick
-      return;
+      break;
     }
   }
+  workers_cv_.notify_all();
 }
 
-void Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
-  for (;;) {
+bool Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
+  for (bool read = false;; read = true) {
     MsgHeader h;
     std::vector<unsigned char> payload;
     int rc = slot.channel->receive(true, 0.0, &h, &payload);
-    if (rc == MPROC_E_EMPTY || rc == MPROC_E_CLOSED || rc == MPROC_E_NOMEM) return;
+    if (rc == MPROC_E_EMPTY || rc == MPROC_E_CLOSED || rc == MPROC_E_NOMEM) return read;
     bool valid = rc == MPROC_OK;
     if (valid && h.kind == static_cast<uint32_t>(MsgKind::kReady)) {
       slot.ready = true;
@@ -467,7 +480,7 @@ void Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
       // memory, say) is stopped; its task fails as if it had crashed.
       slot.bad_message = true;
       slot.process->send_signal(SIGKILL);
-      return;
+      return true;
     }
   }
 }

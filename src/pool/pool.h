@@ -125,7 +125,8 @@ class Pool {
   void manager_loop();
   int spawn_worker_locked();
   void fill_workers_locked();
-  void read_outbox_locked(Slot &slot, Deliveries &out);
+  // Takes every message the worker sent; true if there was any.
+  bool read_outbox_locked(Slot &slot, Deliveries &out);
   bool manager_needed_locked() const;
   void sweep_for_waiter();
   bool replies_waiting();
@@ -165,6 +166,7 @@ class Pool {
 
   std::mutex mu_;
   std::condition_variable finished_cv_;
+  std::condition_variable workers_cv_;  // fill_workers_locked() ran (Pool::start waits)
   State state_ = State::kNew;
   bool manager_running_ = false;
   bool manager_finished_ = false;
