@@ -18,6 +18,7 @@ fn main() {
         println!("cargo:rustc-link-search=native={}", dir);
         println!("cargo:rustc-link-lib=dylib=mproc");
         println!("cargo:libdir={}", dir);
+        println!("cargo:rustc-link-arg-tests=-Wl,-rpath,{}", dir);
         return;
     }
     let prog = env::var("PKG_CONFIG").unwrap_or_else(|_| "pkg-config".to_string());
@@ -51,6 +52,8 @@ fn main() {
     }
     if let Some(dir) = libdir {
         println!("cargo:libdir={}", dir);
+        // Only this package's own tests: they run from a build tree.
+        println!("cargo:rustc-link-arg-tests=-Wl,-rpath,{}", dir);
     }
     if let Some(dir) = include {
         println!("cargo:include={}", dir);

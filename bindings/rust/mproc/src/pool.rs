@@ -66,6 +66,20 @@ unsafe extern "C" fn closure_task(arg: *const c_void, len: usize, reply: *mut sy
     run_task(arg, len, reply, |b| f(b))
 }
 
+/// The trampoline of a closure that captures nothing: the closure is a
+/// zero-sized value, conjured here, so no pointer into the parent's heap
+/// has to reach workers forked before the task was made.
+unsafe extern "C" fn zst_task<F: Fn(&[u8]) -> TaskResult>(
+    arg: *const c_void,
+    len: usize,
+    reply: *mut sys::mproc_reply,
+    _ctx: *mut c_void,
+) -> c_int {
+    debug_assert_eq!(std::mem::size_of::<F>(), 0);
+    let f: &F = &*NonNull::<F>::dangling().as_ptr();
+    run_task(arg, len, reply, f)
+}
+
 unsafe extern "C" fn init_trampoline(_arg: *const c_void, _len: usize, ctx: *mut c_void) -> c_int {
     let f = &*(ctx as *const Box<InitFn<'static>>);
     match catch_unwind(AssertUnwindSafe(|| f())) {
@@ -158,8 +172,17 @@ fn missing(what: &str) -> Error {
 /// variables must be made with [`Pool::task`] *before* the workers start
 /// (before [`start`](Pool::start) or the first submission); later ones fail
 /// with [`E_STATE`](crate::E_STATE). Closures that capture nothing (and
-/// `fn` items) work at any time. A task must not rely on locks that other
-/// threads of the parent may hold (a forked worker inherits them locked).
+/// `fn` items) work at any time.
+///
+/// Locks: a task must not rely on locks that other threads of the parent
+/// may hold when a worker is forked (the worker inherits them locked and
+/// deadlocks), e.g. stdout's lock behind `println!` while the main thread
+/// prints. [`start`](Pool::start) (implicit at the first submission) waits
+/// until the workers are forked, which closes that window for them, but a
+/// replacement worker (after a worker died, or with
+/// [`set_maxtasksperchild`](Pool::set_maxtasksperchild)) is forked whenever
+/// it is needed: with those, keep the parent's other threads quiet or have
+/// tasks avoid such locks.
 ///
 /// Dropping a pool that is still running terminates it (like leaving
 /// Python's `with Pool()`); the graceful end is [`close`](Pool::close),
@@ -201,7 +224,13 @@ impl<'a> Pool<'a> {
     where
         F: Fn(&[u8]) -> TaskResult + 'a,
     {
-        if self.started.get() && std::mem::size_of::<F>() != 0 {
+        if std::mem::size_of::<F>() == 0 {
+            // Nothing to keep in memory (its drop glue, if any, never runs).
+            std::mem::forget(f);
+            let kind = TaskKind::Fn { f: zst_task::<F>, ctx: ptr::null_mut() };
+            return Ok(Task { kind, pool_id: self.id, _pool: PhantomData });
+        }
+        if self.started.get() {
             return Err(Error::with_context(
                 sys::MPROC_E_STATE,
                 "a closure that captures variables must be made with Pool::task before the workers start",
@@ -217,7 +246,10 @@ impl<'a> Pool<'a> {
         if task.pool_id != 0 && task.pool_id != self.id {
             return Err(Error::with_context(sys::MPROC_E_INVAL, "the task was made by another pool"));
         }
-        self.started.set(true);
+        if !self.started.get() {
+            // A failure (closed pool...) is reported by the submission.
+            let _ = self.start();
+        }
         Ok(())
     }
 
@@ -270,10 +302,21 @@ impl<'a> Pool<'a> {
         check(unsafe { f(self.raw(), method.raw()) }).map(drop)
     }
 
-    /// Starts the workers now instead of at the first task.
+    /// Starts the workers now instead of at the first task, and waits
+    /// (up to 10 s) until all of them are forked. The first submission does
+    /// the same: once it returns, no worker is forked any more except
+    /// replacements (after a death or `maxtasksperchild`), so the parent's
+    /// other threads (printing, say) cannot hand a lock they hold to a new
+    /// worker.
     pub fn start(&self) -> Result<()> {
         self.started.set(true);
-        check(unsafe { sys::mproc_pool_start(self.raw()) }).map(drop)
+        check(unsafe { sys::mproc_pool_start(self.raw()) })?;
+        let want = self.workers() as u64;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.stat(PoolStat::WorkersStarted).unwrap_or(want) < want && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Ok(())
     }
 
     /// The number of workers the pool keeps running.
