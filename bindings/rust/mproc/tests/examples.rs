@@ -68,10 +68,17 @@ fn peer_put_and_get() {
     assert_eq!(run("peer", &["bogus"]).status.code(), Some(2));
 }
 
+fn readme_example() {
+    let out = run("readme", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi from the child\n[[2], [4], [6]]\n");
+}
+
 fn main() {
     mproc::main().unwrap();
     common::run(&[
         ("tour_reproduces_the_seed_examples", tour_reproduces_the_seed_examples),
         ("peer_put_and_get", peer_put_and_get),
+        ("readme_example", readme_example),
     ]);
 }
