@@ -15,6 +15,8 @@
 //   - call Main first thing in main (or TestMain): in a child it runs the
 //     requested target and never returns.
 //
+// For example:
+//
 //	func init() {
 //		mproc.Register("greet", func(arg []byte) int {
 //			fmt.Printf("hello from %s, %s\n", mproc.CurrentName(), arg)
@@ -25,9 +27,13 @@
 //	func main() {
 //		mproc.Main()
 //		p, err := mproc.NewProcess("greet", []byte("world"))
-//		if err != nil { log.Fatal(err) }
+//		if err != nil {
+//			log.Fatal(err)
+//		}
 //		defer p.Close()
-//		if err := p.Start(); err != nil { log.Fatal(err) }
+//		if err := p.Start(); err != nil {
+//			log.Fatal(err)
+//		}
 //		p.Join(mproc.Forever)
 //		code, _ := p.ExitCode() // 3
 //	}
@@ -161,4 +167,3 @@ func withName(name string, payload []byte) []byte {
 	b = append(b, 0)
 	return append(b, payload...)
 }
-
