@@ -17,7 +17,7 @@ import (
 //
 //export mprocgoTarget
 func mprocgoTarget(arg unsafe.Pointer, n C.size_t, ctx unsafe.Pointer) (code C.int) {
-	name, payload, ok := splitName(C.GoBytes(arg, C.int(n)))
+	name, payload, ok := splitName(goBytes(arg, n))
 	regMu.RLock()
 	fn := targets[name]
 	regMu.RUnlock()
@@ -39,7 +39,7 @@ func mprocgoTarget(arg unsafe.Pointer, n C.size_t, ctx unsafe.Pointer) (code C.i
 //
 //export mprocgoTask
 func mprocgoTask(arg unsafe.Pointer, n C.size_t, reply *C.mproc_reply, ctx unsafe.Pointer) (rc C.int) {
-	name, payload, ok := splitName(C.GoBytes(arg, C.int(n)))
+	name, payload, ok := splitName(goBytes(arg, n))
 	regMu.RLock()
 	fn := tasks[name]
 	regMu.RUnlock()

@@ -159,6 +159,16 @@ func bytesPtr(b []byte) unsafe.Pointer {
 	return unsafe.Pointer(&b[0])
 }
 
+// goBytes copies n bytes of C memory into a new slice (empty, not nil, when
+// n is 0); unlike C.GoBytes it takes lengths over 2 GiB.
+func goBytes(p unsafe.Pointer, n C.size_t) []byte {
+	b := make([]byte, int(n))
+	if n > 0 {
+		copy(b, unsafe.Slice((*byte)(p), int(n)))
+	}
+	return b
+}
+
 // withName prefixes payload with a registered Go name and a NUL byte: how
 // the name reaches the one C trampoline that runs every Go target or task.
 func withName(name string, payload []byte) []byte {

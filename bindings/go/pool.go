@@ -6,6 +6,14 @@ package mproc
 #include <string.h>
 #include <dlfcn.h>
 
+extern int mprocgoTarget(void *arg, size_t len, void *ctx);
+
+// A Go initializer is a registered process target run through the target
+// trampoline (registered under the target's name: workers find it by it).
+static int mprocgo_pool_set_initializer(mproc_pool *p, const void *arg, size_t len) {
+	return mproc_pool_set_initializer(p, (mproc_target_fn)mprocgoTarget, arg, len, NULL);
+}
+
 // The name-based pool API is looked up at run time, so that this binding
 // builds against libraries that predate it and reports it missing cleanly.
 static void *mprocgo_sym(const char *name) { return dlsym(RTLD_DEFAULT, name); }
@@ -126,6 +134,24 @@ func (p *Pool) SetStartMethod(m StartMethod) error {
 	return check(C.mprocgo_pool_set_start_method(poolAPI.setStart, p.c, C.int(m)), "pool set start method")
 }
 
+// SetInitializer runs the process target registered as target (see
+// Register) with arg once in every worker, replacements included, before
+// its first task (Python's initializer). A worker whose initializer returns
+// non-zero exits; after 3 such failures in a row the pool fails pending and
+// new tasks with ErrInitFailed. Before the workers start.
+func (p *Pool) SetInitializer(target string, arg []byte) error {
+	regMu.RLock()
+	_, known := targets[target]
+	regMu.RUnlock()
+	if !known {
+		return newErrorDetail(C.MPROC_E_NOENT, "pool set initializer", "no target registered as "+target+" (mproc.Register)")
+	}
+	b := withName(target, arg)
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return check(C.mprocgo_pool_set_initializer(p.c, bytesPtr(b), C.size_t(len(b))), "pool set initializer")
+}
+
 // SetMaxTasksPerChild replaces each worker after it has run n tasks (a
 // chunk counts as one); 0: never. Before the workers start.
 func (p *Pool) SetMaxTasksPerChild(n int) error {
@@ -180,7 +206,7 @@ func (p *Pool) Apply(task string, arg []byte) ([]byte, error) {
 	rc := C.mprocgo_pool_apply_named(poolAPI.apply, p.c, ctask, bytesPtr(b), C.size_t(len(b)), &out, &n)
 	var reply []byte
 	if out != nil {
-		reply = C.GoBytes(out, C.int(n))
+		reply = goBytes(out, n)
 		C.mproc_free(out)
 	}
 	if rc < 0 {
@@ -214,6 +240,23 @@ func (p *Pool) ApplyAsync(task string, arg []byte) (*AsyncResult, error) {
 	r := &AsyncResult{c: c, op: "result " + task}
 	runtime.SetFinalizer(r, (*AsyncResult).Close)
 	return r, nil
+}
+
+// ApplyAsyncFunc submits one task and returns at once; done is called with
+// the task's reply, or its error, when it is ready (Python's callback and
+// error_callback), on a goroutine of its own: one per task, so callbacks
+// may run concurrently and in any order. After Terminate it gets
+// ErrCancelled.
+func (p *Pool) ApplyAsyncFunc(task string, arg []byte, done func(reply []byte, err error)) error {
+	r, err := p.ApplyAsync(task, arg)
+	if err != nil {
+		return err
+	}
+	go func() {
+		defer r.Close()
+		done(r.Get(Forever))
+	}()
+	return nil
 }
 
 // Wait waits at most timeout for the result to be ready (nil), whatever
@@ -250,7 +293,7 @@ func (r *AsyncResult) Get(timeout time.Duration) ([]byte, error) {
 	rc := C.mproc_result_get(r.c, &data, &n, seconds(timeout))
 	reply := []byte{}
 	if data != nil && (rc == 0 || rc == C.MPROC_E_TASK_FAILED) {
-		reply = C.GoBytes(data, C.int(n))
+		reply = goBytes(data, n)
 	}
 	if rc < 0 {
 		return nil, taskError(rc, r.op+" get", reply)
@@ -338,7 +381,7 @@ func (p *Pool) Map(task string, items [][]byte, chunksize int) ([][]byte, error)
 	if res != nil {
 		defer C.mproc_free(unsafe.Pointer(res))
 		for i, r := range unsafe.Slice(res, len(items)) {
-			out[i] = C.GoBytes(r.data, C.int(r.len))
+			out[i] = goBytes(r.data, r.len)
 		}
 	}
 	return out, nil
@@ -423,11 +466,11 @@ func (it *Iter) Next(timeout time.Duration) (Item, error) {
 	case rc == C.MPROC_E_TIMEOUT || rc == C.MPROC_E_INVAL:
 		return Item{}, newError(rc, it.op+" next")
 	case rc == 0:
-		return Item{Index: int(idx), Data: C.GoBytes(data, C.int(n))}, nil
+		return Item{Index: int(idx), Data: goBytes(data, n)}, nil
 	}
 	var reply []byte
 	if data != nil && rc == C.MPROC_E_TASK_FAILED {
-		reply = C.GoBytes(data, C.int(n))
+		reply = goBytes(data, n)
 	}
 	item := Item{Index: int(idx), Err: taskError(rc, it.op, reply)}
 	var code C.int

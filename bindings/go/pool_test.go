@@ -89,6 +89,38 @@ func TestPoolApplyAsync(t *testing.T) {
 	}
 }
 
+func TestPoolApplyAsyncFunc(t *testing.T) {
+	p := newPool(t, 2)
+	type res struct {
+		reply []byte
+		err   error
+	}
+	got := make(chan res, 2)
+	done := func(reply []byte, err error) { got <- res{reply, err} }
+	if err := p.ApplyAsyncFunc("test.square", u64(7), done); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ApplyAsyncFunc("test.fail", []byte("y"), done); err != nil {
+		t.Fatal(err)
+	}
+	var squares, failures int
+	for i := 0; i < 2; i++ {
+		select {
+		case r := <-got:
+			if r.err == nil && binary.LittleEndian.Uint64(r.reply) == 49 {
+				squares++
+			} else if errors.Is(r.err, mproc.ErrTaskFailed) {
+				failures++
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("callback never ran")
+		}
+	}
+	if squares != 1 || failures != 1 {
+		t.Fatalf("%d successes and %d failures, want 1 and 1", squares, failures)
+	}
+}
+
 func TestPoolWorkerDeath(t *testing.T) {
 	p := newPool(t, 2)
 	r, err := p.ApplyAsync("test.exit", []byte{5})
@@ -244,6 +276,26 @@ func TestPoolLifecycle(t *testing.T) {
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal("second Close:", err)
+	}
+}
+
+func TestPoolInitializer(t *testing.T) {
+	p := newPool(t, 1)
+	if err := p.SetInitializer("test.not-registered", nil); !errors.Is(err, mproc.ErrNoEnt) {
+		t.Fatalf("SetInitializer(unregistered) = %v", err)
+	}
+	if err := p.SetInitializer("test.exit", []byte{0}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := p.Apply("test.square", u64(5)); err != nil || binary.LittleEndian.Uint64(out) != 25 {
+		t.Fatalf("Apply after a good initializer: %v", err)
+	}
+	bad := newPool(t, 1)
+	if err := bad.SetInitializer("test.exit", []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.Apply("test.square", u64(5)); !errors.Is(err, mproc.ErrInitFailed) {
+		t.Fatalf("Apply with a failing initializer = %v, want ErrInitFailed", err)
 	}
 }
 

@@ -112,7 +112,7 @@ func (q *Queue) Get(timeout time.Duration) ([]byte, error) {
 		return nil, err
 	}
 	defer C.mproc_free(data)
-	return C.GoBytes(data, C.int(n)), nil
+	return goBytes(data, n), nil
 }
 
 // GetNowait is Get with timeout 0: ErrEmpty at once if nothing is queued.

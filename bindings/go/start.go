@@ -19,9 +19,9 @@ static int mprocgo_register_task(const char *name) {
 import "C"
 
 import (
+	"bytes"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -177,7 +177,7 @@ func requireMain(op string) error {
 
 // splitName undoes withName: the registered name and the payload.
 func splitName(b []byte) (string, []byte, bool) {
-	i := strings.IndexByte(string(b), 0)
+	i := bytes.IndexByte(b, 0)
 	if i < 0 {
 		return "", nil, false
 	}
