@@ -60,7 +60,10 @@ func (p *Process) SetName(name string) error {
 }
 
 // SetDaemon sets the daemon flag before the process starts. A daemon child
-// is killed when its parent exits, however the parent exits.
+// is killed when its parent exits, however the parent exits. (The kernel
+// ties this to the OS thread that called Start. Go keeps its threads, except
+// one that a goroutine locked with runtime.LockOSThread and then exited
+// without unlocking: do not start daemons from such a goroutine.)
 func (p *Process) SetDaemon(daemon bool) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()

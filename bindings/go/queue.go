@@ -22,7 +22,9 @@ import (
 //
 // Put copies the message into the queue before it returns: a producer may
 // exit right after a Put without losing anything. Messages of one
-// goroutine come out in the order it put them.
+// goroutine come out in the order it put them. A Put or Get that waits
+// holds its OS thread while it waits (it blocks in C), like a blocking
+// system call.
 type Queue struct {
 	mu sync.RWMutex
 	c  *C.mproc_queue

@@ -3,6 +3,7 @@ package mproc_test
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -244,5 +245,29 @@ func TestNamedQueueAcrossProcesses(t *testing.T) {
 	}
 	if e, _ := q.Empty(); !e {
 		t.Fatal("queue not empty at the end")
+	}
+}
+
+// Handles dropped without Close are released by the garbage collector: far
+// more opens than the 256 handles a queue admits at once all succeed.
+func TestQueueFinalizerReleasesHandles(t *testing.T) {
+	name := queueName(t)
+	q, err := mproc.CreateQueue(name, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	defer mproc.UnlinkQueue(name)
+	for i := 0; i < 700; i++ {
+		h, err := mproc.OpenQueue(name)
+		for retry := 0; errors.Is(err, mproc.ErrBusy) && retry < 200; retry++ {
+			runtime.GC() // queues the finalizers of the dropped handles
+			time.Sleep(5 * time.Millisecond)
+			h, err = mproc.OpenQueue(name)
+		}
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		_ = h.Capacity() // then dropped without Close
 	}
 }
