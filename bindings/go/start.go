@@ -34,13 +34,19 @@ const (
 	// Spawn starts a fresh exec of the program, which enters Main and runs
 	// the registered target (about a millisecond per child). The default,
 	// and the only method the Go binding uses.
-	Spawn StartMethod = C.MPROC_START_SPAWN
+	Spawn StartMethod = 2 // MPROC_START_SPAWN
 	// Forkserver is mproc's fork-server method, which this binding refuses
 	// (ErrInval): the server is a copy of the Go program, so its children
 	// are fork()s of a multi-threaded Go process, and Go code that
 	// allocates or starts goroutines hangs in them (checked: a child
 	// running runtime.GC() and goroutines never finished).
-	Forkserver StartMethod = C.MPROC_START_FORKSERVER
+	Forkserver StartMethod = 3 // MPROC_START_FORKSERVER
+)
+
+// The values are the C library's (these fail to compile otherwise).
+const (
+	_ = uint(Spawn-C.MPROC_START_SPAWN) + uint(C.MPROC_START_SPAWN-Spawn)
+	_ = uint(Forkserver-C.MPROC_START_FORKSERVER) + uint(C.MPROC_START_FORKSERVER-Forkserver)
 )
 
 func (m StartMethod) String() string {
