@@ -1,0 +1,3 @@
+module mproc
+
+go 1.19
