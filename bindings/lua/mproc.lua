@@ -452,14 +452,18 @@ function Pool:apply_async(task, arg, callback, error_callback)
   return res
 end
 
+-- Frees r and passes on the values that follow it.
+local function release_after(r, ...)
+  r:free()
+  return ...
+end
+
 --- Runs one task and waits for it.
 -- @return its reply, or nil, message, code, name
 function Pool:apply(task, arg)
   local r, msg, code, name = self:apply_async(task, arg)
   if not r then return nil, msg, code, name end
-  local a, b, c, d = r:get()
-  r:free()
-  return a, b, c, d
+  return release_after(r, r:get())
 end
 
 --- Iterates over the results of task(item) for every item of the list
@@ -595,9 +599,10 @@ end
 -- ask again), E_TASK_FAILED (the message has the task's error),
 -- E_WORKER_DIED, E_TASK_TIMEOUT, E_CANCELLED, E_INIT_FAILED
 function AsyncResult:get(timeout)
-  local a, b, c, d = self:_get(timeout)
-  if c ~= M.E_TIMEOUT and (self._callback or self._error_callback) then self:_run_callback() end
-  return a, b, c, d
+  if (self._callback or self._error_callback) and self:wait(timeout) == false then
+    return fail(M.E_TIMEOUT)
+  end
+  return self:_get(timeout)
 end
 
 --- Waits until the result is ready. @return true when ready, false on timeout
