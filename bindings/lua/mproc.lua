@@ -129,6 +129,25 @@ local function opt_timeout(t)
   return t
 end
 
+-- A free() method: releases self._h with the core's function, once.
+local function freer(core_free)
+  return function(self)
+    if self._h then
+      core_free(self._h)
+      self._h = false
+    end
+  end
+end
+
+-- A method returning the exit code a core getter gives, or the failure.
+local function code_getter(core_get)
+  return function(self)
+    local rc, code = core_get(self._h)
+    if rc < 0 then return fail(rc) end
+    return code
+  end
+end
+
 local function class(name)
   local c = {}
   c.__index = c
@@ -213,11 +232,7 @@ function Process:pid() return core.process_pid(self._h) end
 --- The exit code once the child has exited: the target's code, or -N when
 -- signal N killed it. Before that: nil, message, mproc.E_BUSY (running) or
 -- mproc.E_STATE (not started), name.
-function Process:exitcode()
-  local rc, code = core.process_exitcode(self._h)
-  if rc < 0 then return fail(rc) end
-  return code
-end
+Process.exitcode = code_getter(core.process_exitcode)
 
 --- The process's name ("Process-N" unless set).
 function Process:name() return core.process_name(self._h) end
@@ -241,12 +256,7 @@ end
 
 --- Releases the handle (never blocks; a running child keeps running and is
 -- reaped by mproc). Idempotent; also `__close` and the GC.
-function Process:free()
-  if self._h then
-    core.process_free(self._h)
-    self._h = false
-  end
-end
+Process.free = freer(core.process_free)
 
 --------------------------------------------------------------------------
 --- Queue: a bounded queue of byte-string messages in shared memory.
@@ -338,12 +348,7 @@ function Queue:capacity() return core.queue_capacity(self._h) end
 
 --- Releases this handle (messages stay for the other handles). Idempotent;
 -- also `__close` and the GC.
-function Queue:free()
-  if self._h then
-    core.queue_free(self._h)
-    self._h = false
-  end
-end
+Queue.free = freer(core.queue_free)
 
 --------------------------------------------------------------------------
 --- Pool: worker processes that run Lua tasks.
@@ -565,12 +570,7 @@ end
 
 --- Releases the pool: a running pool is terminated first (a graceful end
 -- is close(), join(), free()). Idempotent; also `__close` and the GC.
-function Pool:free()
-  if self._h then
-    core.pool_free(self._h)
-    self._h = false
-  end
-end
+Pool.free = freer(core.pool_free)
 
 --------------------------------------------------------------------------
 --- AsyncResult: the result of Pool:apply_async().
@@ -626,19 +626,10 @@ end
 
 --- The exit code of the worker that died running this task (-9 for
 -- SIGKILL ...); nil, message, E_STATE, name if it did not end that way.
-function AsyncResult:worker_exitcode()
-  local rc, code = core.result_worker_exitcode(self._h)
-  if rc < 0 then return fail(rc) end
-  return code
-end
+AsyncResult.worker_exitcode = code_getter(core.result_worker_exitcode)
 
 --- Releases the handle (the task still runs). Idempotent.
-function AsyncResult:free()
-  if self._h then
-    core.result_free(self._h)
-    self._h = false
-  end
-end
+AsyncResult.free = freer(core.result_free)
 
 --------------------------------------------------------------------------
 --- Iter: the results of Pool:imap() / imap_unordered().
@@ -672,18 +663,9 @@ end
 
 --- Worker exit code for the last item that failed with E_WORKER_DIED or
 -- E_TASK_TIMEOUT; nil, message, E_STATE, name otherwise.
-function Iter:worker_exitcode()
-  local rc, code = core.iter_worker_exitcode(self._h)
-  if rc < 0 then return fail(rc) end
-  return code
-end
+Iter.worker_exitcode = code_getter(core.iter_worker_exitcode)
 
 --- Releases the iterator; its unfinished tasks are cancelled. Idempotent.
-function Iter:free()
-  if self._h then
-    core.iter_free(self._h)
-    self._h = false
-  end
-end
+Iter.free = freer(core.iter_free)
 
 return M

@@ -59,6 +59,13 @@ static int push_rc(lua_State *L, int rc) {
   return 1;
 }
 
+/* Pushes rc and an int out-parameter. */
+static int push_rc_int(lua_State *L, int rc, lua_Integer v) {
+  lua_pushinteger(L, rc);
+  lua_pushinteger(L, v);
+  return 2;
+}
+
 /* Each userdata is a struct whose first member is the mproc handle (NULL
  * once freed). Using a freed handle is a programming error: raise. */
 static void *check_live(lua_State *L, int idx, const char *tname) {
@@ -177,9 +184,7 @@ static int l_process_sentinel(lua_State *L) { return push_rc(L, mproc_process_se
 static int l_process_exitcode(lua_State *L) {
   int code = 0;
   int rc = mproc_process_exitcode(check_process(L)->p, &code);
-  lua_pushinteger(L, rc);
-  lua_pushinteger(L, code);
-  return 2;
+  return push_rc_int(L, rc, code);
 }
 
 static int l_process_name(lua_State *L) {
@@ -447,9 +452,7 @@ static int l_pool_stat(lua_State *L) {
   lpool *lp = check_pool(L);
   uint64_t v = 0;
   int rc = mproc_pool_stat(lp->p, (int)luaL_checkinteger(L, 2), &v);
-  lua_pushinteger(L, rc);
-  lua_pushinteger(L, (lua_Integer)v);
-  return 2;
+  return push_rc_int(L, rc, (lua_Integer)v);
 }
 
 static int l_pool_free(lua_State *L) {
@@ -505,9 +508,7 @@ static int l_result_get(lua_State *L) {
 static int l_result_worker_exitcode(lua_State *L) {
   int code = 0;
   int rc = mproc_result_worker_exitcode(check_result(L), &code);
-  lua_pushinteger(L, rc);
-  lua_pushinteger(L, code);
-  return 2;
+  return push_rc_int(L, rc, code);
 }
 
 static int l_result_free(lua_State *L) {
@@ -573,9 +574,7 @@ static int l_iter_next(lua_State *L) {
 static int l_iter_worker_exitcode(lua_State *L) {
   int code = 0;
   int rc = mproc_iter_worker_exitcode(check_iter(L), &code);
-  lua_pushinteger(L, rc);
-  lua_pushinteger(L, code);
-  return 2;
+  return push_rc_int(L, rc, code);
 }
 
 static int l_iter_free(lua_State *L) {

@@ -150,6 +150,13 @@ local size2 = ffi.new("size_t[1]")
 local ptr1 = ffi.new("void*[1]")
 local cptr1 = ffi.new("const void*[1]")
 
+-- Calls fn(handle, int*) and returns its code and the int.
+local function with_int(fn, h)
+  int1[0] = 0
+  local rc = fn(h, int1)
+  return rc, int1[0]
+end
+
 local function ctx_of(id) return ffi.cast("void*", ffi.cast("intptr_t", id)) end
 local function id_of(ctx) return tonumber(ffi.cast("intptr_t", ctx)) end
 
@@ -198,11 +205,7 @@ function M.process_pid(b) return C.mproc_process_pid(live(b, "process")) end
 function M.process_daemon(b) return C.mproc_process_daemon(live(b, "process")) end
 function M.process_sentinel(b) return C.mproc_process_sentinel(live(b, "process")) end
 
-function M.process_exitcode(b)
-  int1[0] = 0
-  local rc = C.mproc_process_exitcode(live(b, "process"), int1)
-  return rc, int1[0]
-end
+function M.process_exitcode(b) return with_int(C.mproc_process_exitcode, live(b, "process")) end
 
 function M.process_name(b) return ffi.string(C.mproc_process_name(live(b, "process"))) end
 
@@ -396,11 +399,7 @@ function M.result_get(b, t)
   return rc, ffi.string(cptr1[0], size1[0])
 end
 
-function M.result_worker_exitcode(b)
-  int1[0] = 0
-  local rc = C.mproc_result_worker_exitcode(live(b, "result"), int1)
-  return rc, int1[0]
-end
+function M.result_worker_exitcode(b) return with_int(C.mproc_result_worker_exitcode, live(b, "result")) end
 
 function M.result_free(b) release(b, C.mproc_result_free) end
 
@@ -440,11 +439,7 @@ function M.iter_next(b, t)
   return rc, index
 end
 
-function M.iter_worker_exitcode(b)
-  int1[0] = 0
-  local rc = C.mproc_iter_worker_exitcode(live(b, "iter"), int1)
-  return rc, int1[0]
-end
+function M.iter_worker_exitcode(b) return with_int(C.mproc_iter_worker_exitcode, live(b, "iter")) end
 
 function M.iter_free(b)
   local h = b.h

@@ -427,6 +427,24 @@ group("pool options", function()
   is(timed:join(10), true, "join() after terminate()")
   timed:free()
 
+  -- A pool made in a coroutine keeps working after the coroutine ended.
+  local from_co
+  coroutine.wrap(function()
+    from_co = assert(mproc.Pool(1, { tasks = { square }, maxtasksperchild = 1 }))
+    is(from_co:apply(square, 3), "9", "a pool created in a coroutine")
+  end)()
+  is(from_co:apply(square, 4), "16", "it runs tasks after the coroutine ended (in a new worker)")
+  from_co:free()
+  local child_rc
+  coroutine.wrap(function()
+    local co = coroutine.running()
+    local c = assert(mproc.Process(function() return coroutine.running() == co and 5 or 6 end):start())
+    assert(c:join(10))
+    child_rc = c:exitcode()
+    c:free()
+  end)()
+  is(child_rc, 5, "a process started in a coroutine runs its target on it")
+
   fails_with(mproc.E_INVAL, "Pool with a negative worker count", mproc.Pool(-1, { tasks = {} }))
   ok(not pcall(mproc.Pool, 1, {}), "Pool without tasks raises")
   ok(not pcall(mproc.Pool, 1, { tasks = { 1 } }), "Pool with a non-function task raises")
