@@ -447,7 +447,9 @@ local function task_index(pool, task)
 end
 
 --- Submits one task. callback(reply) or error_callback(message, code, name)
--- runs on the Lua thread (see the top of this file) once it is done.
+-- runs on the Lua thread (see the top of this file) once it is done; the
+-- pool keeps the result until then, unless you free() it first (which
+-- drops the callback).
 -- @return an AsyncResult, or nil, message, code, name
 function Pool:apply_async(task, arg, callback, error_callback)
   local r, rc = core.pool_apply_async(self._h, task_index(self, task), bytes(arg or "", "argument"))
