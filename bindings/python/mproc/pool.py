@@ -19,8 +19,6 @@ __all__ = ["Pool", "AsyncResult", "IMapIterator", "HAVE_SPAWN_POOL"]
 #: otherwise.
 HAVE_SPAWN_POOL = _lib.mproc_pool_set_start_method is not None
 
-_TASK = _spawn.TASK_FN
-
 
 def _failure(code, reply, exitcode=None, function=None):
     """The exception for a failed task."""
@@ -240,6 +238,9 @@ class Pool:
     with spawn or forkserver yet (see :data:`HAVE_SPAWN_POOL`).
     """
 
+    #: The C task every submission runs (the Python entry point).
+    _task_fn = _spawn.TASK_FN
+
     def __init__(self, processes=None, initializer=None, initargs=(),
                  maxtasksperchild=None, *, start_method="spawn", task_timeout=None):
         self._ptr = None
@@ -300,13 +301,13 @@ class Pool:
         payload = self._header(func) + _spawn.as_bytes(arg, "a task argument")
         out = _lib.result_p()
         if callback is None and error_callback is None:
-            _lib.mproc_pool_apply_async(self._handle(), _TASK, payload, len(payload),
+            _lib.mproc_pool_apply_async(self._handle(), self._task_fn, payload, len(payload),
                                         None, ctypes.byref(out))
         else:
             key = next(_callback_ids)
             _callbacks[key] = (callback, error_callback)
             try:
-                _lib.mproc_pool_apply_async_cb(self._handle(), _TASK, payload, len(payload),
+                _lib.mproc_pool_apply_async_cb(self._handle(), self._task_fn, payload, len(payload),
                                                None, _RESULT_CB, key, ctypes.byref(out))
             except BaseException:
                 _callbacks.pop(key, None)
@@ -329,7 +330,7 @@ class Pool:
             items[i].data = ctypes.cast(ctypes.c_char_p(payload), ctypes.c_void_p)
             items[i].len = len(payload)
         out = _lib.iter_p()
-        c_fn(self._handle(), _TASK, items, len(keep), chunksize, None, ctypes.byref(out))
+        c_fn(self._handle(), self._task_fn, items, len(keep), chunksize, None, ctypes.byref(out))
         return self._track(IMapIterator(self, out, (keep, items)))
 
     def imap(self, func, iterable, chunksize=1):
