@@ -8,6 +8,7 @@ import traceback
 import weakref
 
 from . import _lib, _spawn
+from ._handle import Releasable
 from ._errors import (E_TASK_FAILED, E_TASK_TIMEOUT, E_TIMEOUT, E_WORKER_DIED,
                       MprocError, TaskError, TimeoutError, WorkerDiedError, _error_for)
 from .process import _method_code, sliced_wait
@@ -63,7 +64,7 @@ def _result_cb(status, data, length, userdata):
 _RESULT_CB = _lib.RESULT_CB(_result_cb)
 
 
-class AsyncResult:
+class AsyncResult(Releasable):
     """The result of :meth:`Pool.apply_async` (multiprocessing's
     AsyncResult): :meth:`get`, :meth:`wait`, :meth:`ready`,
     :meth:`successful`. Its C handle is released with the pool, by
@@ -138,14 +139,8 @@ class AsyncResult:
                 self._ptr = None
                 _lib.mproc_result_free(ptr)
 
-    def __del__(self):
-        try:
-            self.release()
-        except Exception:
-            pass
 
-
-class IMapIterator:
+class IMapIterator(Releasable):
     """Iterator over the bytes results of :meth:`Pool.imap` (input order)
     or :meth:`Pool.imap_unordered` (completion order). ``next(timeout)``
     waits at most timeout seconds (mproc.TimeoutError). A failed item raises
@@ -197,14 +192,8 @@ class IMapIterator:
             _lib.mproc_iter_free(ptr)
         self._keep = None
 
-    def __del__(self):
-        try:
-            self.release()
-        except Exception:
-            pass
 
-
-class Pool:
+class Pool(Releasable):
     """A pool of worker processes, shaped like :class:`multiprocessing.Pool`,
     whose tasks are Python functions taking one bytes argument and returning
     bytes (or None for b"").
@@ -411,12 +400,6 @@ class Pool:
             self.terminate()
         finally:
             self.release()
-
-    def __del__(self):
-        try:
-            self.release()
-        except Exception:
-            pass
 
 
 class _Initializer:

@@ -3,6 +3,7 @@
 import ctypes
 
 from . import _lib
+from ._handle import Releasable
 from ._errors import E_EMPTY, E_FULL, _raise_for
 from ._spawn import as_bytes
 from .process import sliced_wait
@@ -10,7 +11,7 @@ from .process import sliced_wait
 __all__ = ["Queue"]
 
 
-class Queue:
+class Queue(Releasable):
     """A bounded multi-producer, multi-consumer queue of bytes messages in
     shared memory, shaped like :class:`multiprocessing.Queue`.
 
@@ -158,18 +159,6 @@ class Queue:
         if ptr:
             _lib.mproc_queue_free(ptr)
         self._ptr = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
-
-    def __del__(self):
-        try:
-            self.release()
-        except Exception:
-            pass
 
     def __reduce__(self):
         name = self.name
