@@ -42,6 +42,8 @@ _fork_lock = threading.Lock()
 _fork_counter = 0
 
 _prepared_pid = None
+_entry_pid = None   # pid that called mproc_main() in spawn_main()
+_forked_pid = None  # pid whose interpreter was re-initialised after a fork
 _func_cache = {}
 
 _U32 = struct.Struct("<I")
@@ -131,8 +133,19 @@ def flush_std_streams():
 def _after_fork_child():
     # The parent forked inside mproc_process_start() called with the GIL
     # held (PyDLL) after PyOS_BeforeFork(), as os.fork() does; finish the
-    # job the way os.fork() does in its child.
+    # job the way os.fork() does in its child (fresh GIL and locks, other
+    # threads forgotten, os.register_at_fork hooks such as random's reseed).
+    global _forked_pid
+    _forked_pid = os.getpid()
     ctypes.pythonapi.PyOS_AfterFork_Child()
+
+
+def _after_server_fork():
+    # A forkserver child: the server (a spawned interpreter waiting in
+    # mproc_main() with the GIL released) forked it from C. Re-initialise
+    # the interpreter once, as above.
+    if _entry_pid is not None and os.getpid() not in (_entry_pid, _forked_pid):
+        _after_fork_child()
 
 
 def _exit_code(exc):
@@ -174,6 +187,7 @@ def _target_entry(arg, arg_len, ctx):
             (key,) = struct.unpack("<Q", data[1:9])
             job = _FORK_JOBS.pop(key)
         elif data[:1] == b"S":
+            _after_server_fork()
             prep, blob = pickle.loads(data[1:])
             prepare(prep)
             job = pickle.loads(blob)
@@ -257,6 +271,7 @@ def decode_exception(reply):
 
 
 def _task_entry(arg, arg_len, reply, ctx):
+    _after_server_fork()
     data = ctypes.string_at(arg, arg_len) if arg_len else b""
     ok, out = run_task(data)
     try:
@@ -295,7 +310,9 @@ def set_executable(path=None):
 
 def spawn_main():
     """Entry point of spawned children (see the module doc)."""
+    global _entry_pid
     register()
+    _entry_pid = os.getpid()
     argv = [os.fsencode(a) for a in sys.argv]
     arr = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
     _lib.mproc_main(len(argv), arr)

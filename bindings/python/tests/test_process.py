@@ -18,6 +18,11 @@ def report(q, *args, **kwargs):
     q.put(("%s|%d|%r|%r" % (me.name, me.pid, args, sorted(kwargs.items()))).encode())
 
 
+def report_reinit(q):
+    from mproc import _spawn
+    q.put(b"%d %d" % (os.getpid(), _spawn._forked_pid or 0))
+
+
 def exit_with(code):
     sys.exit(code)
 
@@ -237,6 +242,17 @@ class FreshInterpreterTest(unittest.TestCase):
 
     def test_forkserver(self):
         self.check_method("forkserver")
+
+    def test_interpreter_reinitialised_after_fork_only(self):
+        # fork and forkserver children run PyOS_AfterFork_Child (fork hooks,
+        # fresh GIL), spawned interpreters need not.
+        for method, reinit in (("fork", True), ("forkserver", True), ("spawn", False)):
+            p = mproc.Process(target=report_reinit, args=(self.q,), start_method=method)
+            p.start()
+            pid, forked = map(int, self.q.get(timeout=60).split())
+            p.join(60)
+            self.assertEqual(pid, p.pid)
+            self.assertEqual(forked == pid, reinit, method)
 
     def test_subclass_travels(self):
         p = Counter(self.q, 2)
