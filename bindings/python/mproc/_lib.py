@@ -236,3 +236,18 @@ mproc_pool_free = _declare(lib, "mproc_pool_free", None, [pool_p], _N)
 # --- coming in a later library release (None until then) -----------------
 mproc_pool_set_start_method = _optional(lib, "mproc_pool_set_start_method", c_int,
                                         [pool_p, c_int])
+mproc_pool_apply_named = _optional(lib, "mproc_pool_apply_named", c_int,
+                                   [pool_p, c_char_p, c_void_p, c_size_t,
+                                    POINTER(c_void_p), POINTER(c_size_t)], _N)
+mproc_pool_apply_async_named = _optional(lib, "mproc_pool_apply_async_named", c_int,
+                                         [pool_p, c_char_p, c_void_p, c_size_t,
+                                          POINTER(result_p)])
+mproc_pool_map_named = _optional(lib, "mproc_pool_map_named", c_int,
+                                 [pool_p, c_char_p, bytes_p, c_size_t, c_size_t,
+                                  POINTER(bytes_p)], _N)
+mproc_pool_imap_named = _optional(lib, "mproc_pool_imap_named", c_int,
+                                  [pool_p, c_char_p, bytes_p, c_size_t, c_size_t,
+                                   POINTER(iter_p)])
+mproc_pool_imap_unordered_named = _optional(lib, "mproc_pool_imap_unordered_named", c_int,
+                                            [pool_p, c_char_p, bytes_p, c_size_t, c_size_t,
+                                             POINTER(iter_p)])
