@@ -1,5 +1,6 @@
 """mproc.Pool: a pool of worker processes running Python functions on bytes."""
 
+import atexit
 import ctypes
 import itertools
 import sys
@@ -62,6 +63,21 @@ def _result_cb(status, data, length, userdata):
 
 
 _RESULT_CB = _lib.RESULT_CB(_result_cb)
+
+
+# Pools still open at exit are released by an atexit handler, which runs
+# before the interpreter finalises: mproc_pool_free() waits for the pool's
+# callback thread, which must still be able to take the GIL.
+_live_pools = weakref.WeakSet()
+
+
+@atexit.register
+def _release_live_pools():
+    for pool in list(_live_pools):
+        try:
+            pool.release()
+        except Exception:
+            pass
 
 
 class AsyncResult(Releasable):
@@ -250,6 +266,7 @@ class Pool(Releasable):
         ptr = _lib.pool_p()
         _lib.mproc_pool_new(ctypes.byref(ptr), processes or 0)
         self._ptr = ptr
+        _live_pools.add(self)
         _lib.mproc_pool_set_start_method(ptr, method)
         if maxtasksperchild:
             _lib.mproc_pool_set_maxtasksperchild(ptr, maxtasksperchild)

@@ -5,6 +5,8 @@ everywhere."""
 
 import ctypes
 import os
+import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -172,6 +174,7 @@ class CTaskPool(mproc.Pool):
         ptr = _lib.pool_p()
         _lib.mproc_pool_new(ctypes.byref(ptr), workers)
         self._ptr = ptr
+        pool_mod._live_pools.add(self)
         if "task_timeout" in options:
             _lib.mproc_pool_set_task_timeout(ptr, options["task_timeout"])
         self._task_fn = c_task(task)
@@ -288,6 +291,18 @@ class CTaskPoolTest(unittest.TestCase):
         with self.assertRaises(mproc.WorkerDiedError) as cm:
             p.apply(None, b"")
         self.assertEqual(cm.exception.name, "MPROC_E_TASK_TIMEOUT")
+
+    def test_pool_left_open_at_exit(self):
+        # A pool with callbacks still queued, never released: the atexit
+        # handler releases it while callbacks can still take the GIL.
+        code = ("import time, test_pool as t\n"
+                "p = t.CTaskPool(2, 'sched_yield')\n"
+                "for i in range(50):\n"
+                "    p.apply_async(None, b'', callback=lambda v: time.sleep(0.01))\n"
+                "print('leaving')\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                             text=True, timeout=120, cwd=os.path.dirname(__file__))
+        self.assertEqual((out.returncode, out.stdout, out.stderr), (0, "leaving\n", ""))
 
     def test_close_join_and_with(self):
         with self.pool("sched_yield") as p:
