@@ -162,6 +162,7 @@ mproc_queue_new = _declare(lib, "mproc_queue_new", c_int, [POINTER(queue_p), c_s
 mproc_queue_create = _declare(lib, "mproc_queue_create", c_int,
                               [POINTER(queue_p), c_char_p, c_size_t, c_size_t])
 mproc_queue_open = _declare(lib, "mproc_queue_open", c_int, [POINTER(queue_p), c_char_p])
+mproc_queue_export = _declare(lib, "mproc_queue_export", c_int, [queue_p, c_char_p, c_size_t])
 mproc_queue_unlink = _declare(lib, "mproc_queue_unlink", c_int, [c_char_p])
 mproc_queue_put = _declare(lib, "mproc_queue_put", c_int,
                            [queue_p, c_void_p, c_size_t, c_double], _N)

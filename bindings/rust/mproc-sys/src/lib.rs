@@ -4,10 +4,6 @@
 //! are the API documentation. Use the safe `mproc` crate instead unless you
 //! need the raw calls. A test (`tests/sync.rs` in this crate) checks that
 //! every `MPROC_API` function of `include/mproc/*.h` is declared here.
-//!
-//! Functions announced for a later mproc release (spawn pools, name-based
-//! pool tasks) are not linked directly: [`optional`] looks them up at run
-//! time, so this crate works with the library as it is today.
 #![allow(non_camel_case_types)]
 
 use std::os::raw::{c_char, c_int, c_void};
@@ -70,6 +66,7 @@ pub const MPROC_QUEUE_MAX_CAPACITY: u64 = 1 << 32;
 pub const MPROC_QUEUE_RECORD_HEADER: usize = 16;
 pub const MPROC_QUEUE_RECORD_ALIGN: usize = 64;
 pub const MPROC_QUEUE_NAME_MAX: usize = 200;
+pub const MPROC_QUEUE_TOKEN_MAX: usize = 208;
 pub const MPROC_QUEUE_MAX_HANDLES: usize = 256;
 
 pub const MPROC_POOL_MAX_PAYLOAD: usize = 1 << 30;
@@ -133,6 +130,7 @@ extern "C" {
         capacity_bytes: usize,
     ) -> c_int;
     pub fn mproc_queue_open(out: *mut *mut mproc_queue, name: *const c_char) -> c_int;
+    pub fn mproc_queue_export(q: *mut mproc_queue, token: *mut c_char, cap: usize) -> c_int;
     pub fn mproc_queue_unlink(name: *const c_char) -> c_int;
     pub fn mproc_queue_put(q: *mut mproc_queue, data: *const c_void, len: usize, timeout: f64) -> c_int;
     pub fn mproc_queue_put_nowait(q: *mut mproc_queue, data: *const c_void, len: usize) -> c_int;
@@ -238,6 +236,46 @@ extern "C" {
     pub fn mproc_pool_event_fd(p: *mut mproc_pool) -> c_int;
     pub fn mproc_pool_stat(p: *mut mproc_pool, which: c_int, value: *mut u64) -> c_int;
     pub fn mproc_pool_free(p: *mut mproc_pool);
+    pub fn mproc_pool_set_start_method(p: *mut mproc_pool, method: c_int) -> c_int;
+    pub fn mproc_pool_apply_named(
+        p: *mut mproc_pool,
+        task: *const c_char,
+        arg: *const c_void,
+        len: usize,
+        out: *mut *mut c_void,
+        out_len: *mut usize,
+    ) -> c_int;
+    pub fn mproc_pool_apply_async_named(
+        p: *mut mproc_pool,
+        task: *const c_char,
+        arg: *const c_void,
+        len: usize,
+        out: *mut *mut mproc_result,
+    ) -> c_int;
+    pub fn mproc_pool_map_named(
+        p: *mut mproc_pool,
+        task: *const c_char,
+        items: *const mproc_bytes,
+        n: usize,
+        chunksize: usize,
+        results: *mut *mut mproc_bytes,
+    ) -> c_int;
+    pub fn mproc_pool_imap_named(
+        p: *mut mproc_pool,
+        task: *const c_char,
+        items: *const mproc_bytes,
+        n: usize,
+        chunksize: usize,
+        out: *mut *mut mproc_iter,
+    ) -> c_int;
+    pub fn mproc_pool_imap_unordered_named(
+        p: *mut mproc_pool,
+        task: *const c_char,
+        items: *const mproc_bytes,
+        n: usize,
+        chunksize: usize,
+        out: *mut *mut mproc_iter,
+    ) -> c_int;
 
     // mproc-start.h
     pub fn mproc_set_start_method(method: c_int) -> c_int;
@@ -249,79 +287,4 @@ extern "C" {
     pub fn mproc_set_executable_argv(path: *const c_char, args: *const *const c_char) -> c_int;
     pub fn mproc_forkserver_start() -> c_int;
     pub fn mproc_forkserver_pid() -> c_int;
-}
-
-/// Functions announced for the next mproc release, looked up at run time
-/// with `dlsym` so that this crate links against libraries without them.
-/// Each getter returns `None` when the loaded libmproc lacks the symbol.
-pub mod optional {
-    use super::*;
-
-    extern "C" {
-        fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
-    }
-
-    /// `int mproc_pool_set_start_method(mproc_pool *p, int method)`.
-    pub type pool_set_start_method_fn = unsafe extern "C" fn(p: *mut mproc_pool, method: c_int) -> c_int;
-    /// `mproc_pool_apply_named(p, task, arg, len, void **out, size_t *out_len)`.
-    pub type pool_apply_named_fn = unsafe extern "C" fn(
-        p: *mut mproc_pool,
-        task: *const c_char,
-        arg: *const c_void,
-        len: usize,
-        out: *mut *mut c_void,
-        out_len: *mut usize,
-    ) -> c_int;
-    /// `mproc_pool_apply_async_named(p, task, arg, len, mproc_result **out)`.
-    pub type pool_apply_async_named_fn = unsafe extern "C" fn(
-        p: *mut mproc_pool,
-        task: *const c_char,
-        arg: *const c_void,
-        len: usize,
-        out: *mut *mut mproc_result,
-    ) -> c_int;
-    /// `mproc_pool_map_named(p, task, items, n, chunksize, mproc_bytes **results)`.
-    pub type pool_map_named_fn = unsafe extern "C" fn(
-        p: *mut mproc_pool,
-        task: *const c_char,
-        items: *const mproc_bytes,
-        n: usize,
-        chunksize: usize,
-        results: *mut *mut mproc_bytes,
-    ) -> c_int;
-    /// `mproc_pool_imap_named` / `mproc_pool_imap_unordered_named`.
-    pub type pool_imap_named_fn = unsafe extern "C" fn(
-        p: *mut mproc_pool,
-        task: *const c_char,
-        items: *const mproc_bytes,
-        n: usize,
-        chunksize: usize,
-        out: *mut *mut mproc_iter,
-    ) -> c_int;
-
-    fn lookup(name: &[u8]) -> *mut c_void {
-        debug_assert_eq!(name.last(), Some(&0));
-        // RTLD_DEFAULT is ((void *) 0) on glibc and musl.
-        unsafe { dlsym(std::ptr::null_mut(), name.as_ptr() as *const c_char) }
-    }
-
-    macro_rules! getter {
-        ($get:ident, $sym:literal, $ty:ty) => {
-            #[doc = concat!("`", $sym, "` from the loaded libmproc, if it has it.")]
-            pub fn $get() -> Option<$ty> {
-                let p = lookup(concat!($sym, "\0").as_bytes());
-                if p.is_null() {
-                    None
-                } else {
-                    Some(unsafe { std::mem::transmute::<*mut c_void, $ty>(p) })
-                }
-            }
-        };
-    }
-    getter!(pool_set_start_method, "mproc_pool_set_start_method", pool_set_start_method_fn);
-    getter!(pool_apply_named, "mproc_pool_apply_named", pool_apply_named_fn);
-    getter!(pool_apply_async_named, "mproc_pool_apply_async_named", pool_apply_async_named_fn);
-    getter!(pool_map_named, "mproc_pool_map_named", pool_map_named_fn);
-    getter!(pool_imap_named, "mproc_pool_imap_named", pool_imap_named_fn);
-    getter!(pool_imap_unordered_named, "mproc_pool_imap_unordered_named", pool_imap_named_fn);
 }

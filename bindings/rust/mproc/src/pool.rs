@@ -154,10 +154,6 @@ pub enum PoolStat {
     WorkersAlive,
 }
 
-fn missing(what: &str) -> Error {
-    Error::with_context(sys::MPROC_E_NOENT, format!("the loaded libmproc has no {} (it needs a newer mproc)", what))
-}
-
 /// A pool of worker processes.
 ///
 /// Tasks take and return bytes: a task is `Fn(&[u8]) -> TaskResult`
@@ -282,23 +278,10 @@ impl<'a> Pool<'a> {
         check(unsafe { sys::mproc_pool_set_task_timeout(self.raw(), limit.as_secs_f64()) }).map(drop)
     }
 
-    /// True when the loaded libmproc can run pools with the spawn and
-    /// forkserver start methods (`mproc_pool_set_start_method`).
-    pub fn spawn_supported() -> bool {
-        sys::optional::pool_set_start_method().is_some()
-    }
-
-    /// True when the loaded libmproc can submit [`Task::named`] tasks.
-    pub fn named_tasks_supported() -> bool {
-        sys::optional::pool_apply_async_named().is_some()
-    }
-
-    /// Chooses the workers' start method (before the first task). Needs a
-    /// libmproc with `mproc_pool_set_start_method` ([`E_NOENT`](crate::E_NOENT)
-    /// otherwise, see [`Pool::spawn_supported`]). Spawn and forkserver pools
-    /// run only [`Task::named`] tasks.
+    /// Chooses the workers' start method (before the first task). Spawn
+    /// and forkserver pools run only [`Task::named`] tasks.
     pub fn set_start_method(&self, method: StartMethod) -> Result<()> {
-        let f = sys::optional::pool_set_start_method().ok_or_else(|| missing("mproc_pool_set_start_method"))?;
+        let f = sys::mproc_pool_set_start_method;
         check(unsafe { f(self.raw(), method.raw()) }).map(drop)
     }
 
@@ -335,7 +318,7 @@ impl<'a> Pool<'a> {
                 sys::mproc_pool_apply(self.raw(), *f, arg.as_ptr() as *const c_void, arg.len(), *ctx, &mut out, &mut out_len)
             },
             TaskKind::Named(name) => {
-                let f = sys::optional::pool_apply_named().ok_or_else(|| missing("mproc_pool_apply_named"))?;
+                let f = sys::mproc_pool_apply_named;
                 unsafe { f(self.raw(), name.as_ptr(), arg.as_ptr() as *const c_void, arg.len(), &mut out, &mut out_len) }
             }
         };
@@ -389,7 +372,7 @@ impl<'a> Pool<'a> {
             }
             (TaskKind::Named(name), None) => {
                 let f =
-                    sys::optional::pool_apply_async_named().ok_or_else(|| missing("mproc_pool_apply_async_named"))?;
+                    sys::mproc_pool_apply_async_named;
                 unsafe { f(self.raw(), name.as_ptr(), arg.as_ptr() as *const c_void, arg.len(), &mut out) }
             }
         };
@@ -438,7 +421,7 @@ impl<'a> Pool<'a> {
                 sys::mproc_pool_map(self.raw(), *f, descs.as_ptr(), descs.len(), chunksize, *ctx, &mut results)
             },
             TaskKind::Named(name) => {
-                let f = sys::optional::pool_map_named().ok_or_else(|| missing("mproc_pool_map_named"))?;
+                let f = sys::mproc_pool_map_named;
                 unsafe { f(self.raw(), name.as_ptr(), descs.as_ptr(), descs.len(), chunksize, &mut results) }
             }
         };
@@ -511,10 +494,9 @@ impl<'a> Pool<'a> {
             },
             TaskKind::Named(name) => {
                 let f = if ordered {
-                    sys::optional::pool_imap_named().ok_or_else(|| missing("mproc_pool_imap_named"))?
+                    sys::mproc_pool_imap_named
                 } else {
-                    sys::optional::pool_imap_unordered_named()
-                        .ok_or_else(|| missing("mproc_pool_imap_unordered_named"))?
+                    sys::mproc_pool_imap_unordered_named
                 };
                 unsafe { f(self.raw(), name.as_ptr(), descs.as_ptr(), descs.len(), chunksize, &mut out) }
             }

@@ -228,11 +228,6 @@ fn named_tasks() {
     mproc::register_task!(square).unwrap();
     let t = Task::named("square").unwrap();
     let pool = Pool::new(1).unwrap();
-    if !Pool::named_tasks_supported() {
-        println!("  (skipped: this libmproc has no mproc_pool_*_named; checking the error instead)");
-        assert_err(pool.apply(&t, 3u32.to_le_bytes()), E_NOENT, "MPROC_E_NOENT");
-        return;
-    }
     assert_eq!(u32_of(&pool.apply(&t, 3u32.to_le_bytes()).unwrap()), 9);
     assert_eq!(u32_of(&pool.apply_async(&t, 4u32.to_le_bytes()).unwrap().get().unwrap()), 16);
     assert_eq!(pool.map(&t, [1u32.to_le_bytes(), 2u32.to_le_bytes()]).unwrap().len(), 2);

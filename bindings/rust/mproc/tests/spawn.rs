@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{assert_err, unique};
-use mproc::{Pool, Process, Queue, StartMethod, Task, TaskResult, E_INVAL, E_NOENT};
+use mproc::{Pool, Process, Queue, StartMethod, Task, TaskResult, E_INVAL};
 
 fn arg_len(arg: &[u8]) -> i32 {
     arg.len() as i32
@@ -58,11 +58,6 @@ fn closures_need_fork() {
 
 fn spawn_pool() {
     let pool = Pool::new(2).unwrap();
-    if !Pool::spawn_supported() {
-        println!("  (skipped: this libmproc has no mproc_pool_set_start_method, so no spawn pools yet)");
-        assert_err(pool.set_start_method(StartMethod::Spawn), E_NOENT, "MPROC_E_NOENT");
-        return;
-    }
     pool.set_start_method(StartMethod::Spawn).unwrap();
     let t = Task::named("double").unwrap();
     assert_eq!(pool.apply(&t, [1u8, 2]).unwrap(), [2, 4]);
