@@ -434,6 +434,7 @@ static void pools(void) {
    (the same registration runs in every copy, before mproc_main()). */
 MPROC_REGISTER(show_identity)
 MPROC_REGISTER(work1)
+MPROC_REGISTER_TASK(work)
 
 static void start_methods(void) {
   section("13. Start methods: spawn and forkserver (safe with threads)");
@@ -451,6 +452,18 @@ static void start_methods(void) {
   check(mproc_process_start(p), "start (forkserver)");
   int pid = mproc_process_pid(p);
   printf("its child %d has the server as parent; exit code %d\n", pid, join_and_free(p));
+  mproc_pool *pool = NULL;
+  check(mproc_pool_new(&pool, 2), "mproc_pool_new");
+  check(mproc_pool_set_start_method(pool, MPROC_START_FORKSERVER), "pool_set_start_method");
+  for (int i = 0; i < 3; i++) {
+    void *reply = NULL;
+    size_t reply_len = 0;
+    check(mproc_pool_apply(pool, work, &i, sizeof i, NULL, &reply, &reply_len), "apply");
+    mproc_free(reply);
+  }
+  check(mproc_pool_close(pool), "close");
+  check(mproc_pool_join(pool, MPROC_FOREVER), "join");
+  mproc_pool_free(pool);
   printf("mproc_main(argc, argv) at the top of main() is the C form of Python's\n"
          "`if __name__ == '__main__'` guard: a spawned copy runs its target in\n"
          "there and never reaches the rest of main().\n");
