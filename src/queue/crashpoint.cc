@@ -14,9 +14,10 @@ namespace mproc {
 namespace queue {
 
 const char *const kCrashPointNames[kCpCount] = {
-    "lock.held",     "txn.half",     "txn.applied",      "put.claimed",  "put.copy",
-    "put.copied",    "put.committed", "get.claimed",     "get.copy",     "get.copied",
-    "get.done",      "wait.registered", "recover.step",  "attach.locked", "attach.active",
+    "lock.held",   "txn.half",     "txn.applied",   "put.intent",      "put.claimed",
+    "put.copy",    "put.copied",   "put.committed", "get.intent",      "get.claimed",
+    "get.copy",    "get.copied",   "get.done",      "free.advanced",   "wait.registered",
+    "recover.step", "attach.locked", "attach.active",
 };
 
 namespace {

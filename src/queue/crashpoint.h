@@ -16,16 +16,19 @@ enum CrashPoint : int {
   kCpLockHeld,        // queue lock just taken, nothing written
   kCpTxnHalf,         // journal armed, half of its writes applied
   kCpTxnApplied,      // journal fully applied, not yet disarmed
-  kCpPutClaimed,      // record claimed, payload not copied
+  kCpPutIntent,       // put intent written, tail not yet claimed
+  kCpPutClaimed,      // tail claimed (or, maxsize: claim journaled), no header written
   kCpPutCopy,         // half the payload copied
   kCpPutCopied,       // payload copied, not committed
-  kCpPutCommitted,    // committed, consumers not yet woken
+  kCpPutCommitted,    // committed, intent not yet cleared, consumers not woken
+  kCpGetIntent,       // get intent written, head not yet claimed
   kCpGetClaimed,      // record claimed, nothing copied out
   kCpGetCopy,         // half the payload copied out
   kCpGetCopied,       // copied out, not marked done
-  kCpGetDone,         // marked done, producers not yet woken
+  kCpGetDone,         // marked done, intent not cleared, free not advanced
+  kCpFreeAdvanced,    // free moved past one record, maybe more to go
   kCpWaitRegistered,  // counted as a waiter, about to sleep
-  kCpRecoverStep,     // recovery resolved one record of a dead peer
+  kCpRecoverStep,     // recovery resolved one claim or record of a dead peer
   kCpAttachLocked,    // participant lock taken, slot not yet active
   kCpAttachActive,    // slot active
   kCpCount

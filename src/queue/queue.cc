@@ -58,7 +58,8 @@ int Queue::finish(std::unique_ptr<Segment> seg, std::unique_ptr<Queue> *out) {
   return MPROC_OK;
 }
 
-int Queue::recover_hook(void *self) { return static_cast<Queue *>(self)->ring_.recover(true); }
+// Attaching took over a dead participant's slot: its claims are stale.
+int Queue::recover_hook(void *self) { return static_cast<Queue *>(self)->ring_.recover(true, true); }
 
 int Queue::put(const void *data, size_t len, double timeout) {
   Deadline dl;
@@ -75,7 +76,7 @@ int Queue::put(const void *data, size_t len, double timeout) {
         if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
         return ring_.claim_put(static_cast<uint32_t>(len), may_pad, &claim);
       },
-      [&] { ring_.recover(false); });
+      [&] { ring_.recover(false, false); });
   if (rc != MPROC_OK) return rc;
   ring_.publish(claim, data);
   return MPROC_OK;
@@ -99,7 +100,7 @@ int Queue::get_until(void *buf, size_t cap, size_t *len, const Deadline &dl) {
         if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
         return ring_.claim_get(cap, &claim, &needed);
       },
-      [&] { ring_.recover(false); });
+      [&] { ring_.recover(false, false); });
   if (rc != MPROC_OK) {
     ring_.pass_on_data();
     if (rc == MPROC_E_TOOBIG) *len = needed;
@@ -143,11 +144,7 @@ int Queue::get_alloc(void **data, size_t *len, double timeout) {
 
 int64_t Queue::qsize() const { return ring_.qsize(); }
 
-int Queue::empty() const {
-  int64_t n = ring_.qsize();
-  if (n < 0) return static_cast<int>(n);
-  return n == 0 ? 1 : 0;
-}
+int Queue::empty() const { return ring_.empty(); }
 
 int Queue::full() {
   Op op(*seg_);

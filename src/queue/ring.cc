@@ -10,137 +10,23 @@ namespace mproc {
 namespace queue {
 
 namespace {
-// Lock waits: a short spin (holders hold it for a few dozen stores), then
-// sleeps of this length between checks that the holder is still alive.
-constexpr int kLockSpin = 64;
-constexpr long kLockSliceNs = 10 * 1000 * 1000;
+constexpr uint64_t kUnitMask = 0xffffffff;
+
+// The free word: messages freed so far (mod 2^32) << 32 | free / 64 (mod 2^32).
+uint64_t pack_free(uint64_t pos, uint32_t freed) {
+  return uint64_t{freed} << 32 | ((pos / kRecordAlign) & kUnitMask);
+}
+uint32_t freed_of(uint64_t word) { return static_cast<uint32_t>(word >> 32); }
 }  // namespace
-
-// Holds the queue lock for one scope. Nothing inside a section may throw.
-class Ring::Section {
- public:
-  explicit Section(Ring &r) : r_(r), rc_(r.lock()) {}
-  ~Section() { r_.unlock(); }
-  Section(const Section &) = delete;
-  Section &operator=(const Section &) = delete;
-  int rc() const { return rc_; }
-
- private:
-  Ring &r_;
-  int rc_;
-};
-
-// A set of 64-bit stores that must happen together: journaled, then
-// applied, so a holder killed half-way is completed by the next holder.
-class Ring::Txn {
- public:
-  explicit Txn(Ring &r) : r_(r) {}
-  void set(uint64_t *word, uint64_t value) {
-    e_[n_].offset = static_cast<uint64_t>(reinterpret_cast<uint8_t *>(word) - r_.seg_.base());
-    e_[n_].value = value;
-    n_++;
-  }
-  void commit() {
-    Control *c = r_.c_;
-    for (uint32_t i = 0; i < n_; i++) {
-      store(&c->journal[i].offset, e_[i].offset);
-      store(&c->journal[i].value, e_[i].value);
-    }
-    store(&c->journal_count, n_);
-    store_seq(&c->journal_armed, 1u);
-    for (uint32_t i = 0; i < n_; i++) {
-      if (i == n_ / 2) crashpoint(kCpTxnHalf);
-      store(r_.word_at(e_[i].offset), e_[i].value);
-    }
-    crashpoint(kCpTxnApplied);
-    store_seq(&c->journal_armed, 0u);
-  }
-
- private:
-  Ring &r_;
-  uint32_t n_ = 0;
-  JournalEntry e_[kJournalMax];
-};
 
 Ring::Ring(Segment &seg)
     : seg_(seg),
       c_(seg.control()),
       ring_(seg.ring()),
       geo_(seg.geometry()),
+      lock_(seg),
       slot_words_(seg.geometry().nslots),
       liveness_(seg.geometry().nslots) {}
-
-// ---------------------------------------------------------------- the lock
-
-int Ring::lock() {
-  const uint32_t me = seg_.self() + 1;
-  uint32_t expected = 0;
-  bool stolen = false;
-  if (!cas(&c_->lock, &expected, me)) stolen = lock_slow(me);
-  crashpoint(kCpLockHeld);
-  int rc = MPROC_OK;
-  if (load(&c_->journal_armed) != 0) rc = roll_forward();
-  // A holder died: whatever else it owned is probably stuck too.
-  if (rc == MPROC_OK && stolen) rc = recover_locked();
-  return rc;
-}
-
-// Returns true when the lock was taken over from a dead holder.
-bool Ring::lock_slow(uint32_t me) {
-  uint32_t *w = &c_->lock;
-  for (int i = 0; i < kLockSpin; i++) {
-    cpu_relax();
-    uint32_t v = load_relaxed(w);
-    if (v == 0 && cas(w, &v, me)) return false;
-  }
-  // Once we have slept we take the lock marked "waiters", so that our
-  // unlock wakes whoever may still sleep (the classic three-state mutex).
-  const uint32_t want = me | kLockWaiters;
-  for (;;) {
-    uint32_t v = load(w);
-    if (v == 0) {
-      if (cas(w, &v, want)) return false;
-      continue;
-    }
-    if (!(v & kLockWaiters)) {
-      uint32_t marked = v | kLockWaiters;
-      if (!cas(w, &v, marked)) continue;
-      v = marked;
-    }
-    timespec rel = {0, kLockSliceNs};
-    int err = futex_wait(w, v, &rel);
-    // Only a holder that kept the lock for a whole slice is checked.
-    if (err == ETIMEDOUT && !seg_.alive((v & kLockOwnerMask) - 1) && cas(w, &v, want)) return true;
-  }
-}
-
-void Ring::unlock() {
-  if (exchange(&c_->lock, 0u) & kLockWaiters) futex_wake(&c_->lock, 1);
-}
-
-int Ring::roll_forward() {
-  uint32_t n = load(&c_->journal_count);
-  if (n > kJournalMax) return broken();
-  for (uint32_t i = 0; i < n; i++) {
-    uint64_t off = load(&c_->journal[i].offset);
-    uint64_t value = load(&c_->journal[i].value);
-    if (!journal_target_ok(off)) return broken();
-    store(word_at(off), value);
-  }
-  store_seq(&c_->journal_armed, 0u);
-  return MPROC_OK;
-}
-
-// The words a journal may name: the indices and counters, the recovery
-// statistics, and the two header words of a record.
-bool Ring::journal_target_ok(uint64_t off) const {
-  if (off % 8 != 0) return false;
-  if (off >= offsetof(Control, stat_abandoned) && off < offsetof(Control, recover_time_ns)) return true;
-  if (off >= offsetof(Control, head) && off < offsetof(Control, reserved3)) return true;
-  if (off < geo_.ring_offset || off >= geo_.ring_offset + geo_.capacity) return false;
-  uint64_t in_record = (off - geo_.ring_offset) % kRecordAlign;
-  return in_record == 0 || in_record == 8;
-}
 
 // ------------------------------------------------------- state and records
 
@@ -156,19 +42,12 @@ int Ring::broken() {
   return MPROC_E_BAD_SEGMENT;
 }
 
-int Ring::load_indices(Indices *ix) {
-  ix->free = load(&c_->free_pos);
-  ix->head = load(&c_->head);
-  ix->tail = load(&c_->tail);
-  bool ok = ix->free <= ix->head && ix->head <= ix->tail && ix->tail - ix->free <= geo_.capacity &&
-            (ix->free | ix->head | ix->tail) % kRecordAlign == 0;
-  return ok ? MPROC_OK : broken();
-}
-
-// Reads the record at pos, which must end by limit. False: corrupt.
-bool Ring::read_rec(uint64_t pos, uint64_t limit, Rec *r) const {
+// Reads and validates the header at pos: every length is checked against
+// the ring before anybody uses it.
+Ring::RecRead Ring::read_rec(uint64_t pos, Rec *r) const {
+  if (pos % kRecordAlign != 0) return kRecBad;
   uint64_t st = load(state_word(pos));
-  if ((st & ~kStatusMask) != pos) return false;
+  if ((st & ~kStatusMask) != tag(pos)) return kRecUnheaded;
   uint64_t info = load(info_word(pos));
   r->status = st & kStatusMask;
   r->len = static_cast<uint32_t>(info);
@@ -177,255 +56,336 @@ bool Ring::read_rec(uint64_t pos, uint64_t limit, Rec *r) const {
   if (r->status == kPad) {
     // A pad always runs to the end of the ring.
     r->size = r->len;
-    if (r->size == 0 || r->size % kRecordAlign != 0 || off + r->size != geo_.capacity) return false;
+    if (r->size == 0 || r->size % kRecordAlign != 0 || off + r->size != geo_.capacity) return kRecBad;
   } else if (r->status >= kWriting && r->status <= kRedeliver) {
-    if (r->len > geo_.max_message) return false;
+    if (r->len > geo_.max_message) return kRecBad;
     r->size = record_size(r->len);
-    if (off + r->size > geo_.capacity) return false;
+    if (off + r->size > geo_.capacity) return kRecBad;
   } else {
-    return false;
+    return kRecBad;
   }
-  return r->size <= limit - pos;
+  return kRecOk;
 }
 
-// Moves head past records nobody needs to claim any more, and free past
-// records nobody reads any more. Each index is one store, consistent alone.
-int Ring::settle(Indices *ix) {
-  uint64_t h = ix->head;
-  while (h < ix->tail) {
+// The free position from its word, given a position ref read after it
+// (head or tail, never more than a ring ahead). False: corrupt.
+bool Ring::decode_free(uint64_t word, uint64_t ref, uint64_t *pos) const {
+  uint64_t behind = ((ref / kRecordAlign - word) & kUnitMask) * kRecordAlign;
+  if (ref % kRecordAlign != 0 || behind > geo_.capacity || behind > ref) return false;
+  *pos = ref - behind;
+  return true;
+}
+
+// Free and tail as of one instant: tail is read between two reads of an
+// unchanged free, so tail - free <= capacity held when it was read (without
+// the second read, consumers and producers could both move a lap between).
+int Ring::load_free(uint64_t *free_pos, uint64_t *tail, uint32_t *freed) const {
+  uint64_t word = load(&c_->free);
+  for (int tries = 0; tries < 1000; tries++) {
+    *tail = load(&c_->tail);
+    uint64_t again = load(&c_->free);
+    if (again != word) {
+      word = again;
+      continue;
+    }
+    *freed = freed_of(word);
+    return decode_free(word, *tail, free_pos) ? MPROC_OK : MPROC_E_BAD_SEGMENT;
+  }
+  return kAgain;  // still moving: the caller tries again later
+}
+
+// Moves free past done, pad and abandoned records, counting the messages.
+// Anybody may run it; every step is one CAS.
+void Ring::advance_free() {
+  uint64_t word = load(&c_->free);
+  for (uint64_t n = 0; n <= geo_.capacity / kRecordAlign; n++) {
+    uint64_t h = load(&c_->head);
+    uint64_t f;
+    if (!decode_free(word, h, &f) || f >= h) return;
     Rec r;
-    if (!read_rec(h, ix->tail, &r)) return broken();
-    if (r.status == kWriting || r.status == kCommitted || r.status == kRedeliver) break;
-    h += r.size;
+    if (read_rec(f, &r) != kRecOk || r.size > h - f) return;
+    if (r.status != kDone && r.status != kPad && r.status != kAbandoned) return;
+    uint64_t next = pack_free(f + r.size, freed_of(word) + (r.status == kPad ? 0 : 1));
+    if (cas(&c_->free, &word, next)) {
+      word = next;
+      crashpoint(kCpFreeAdvanced);
+    }
   }
-  if (h != ix->head) {
-    store(&c_->head, h);
-    ix->head = h;
-  }
-  uint64_t f = ix->free;
-  while (f < h) {
+}
+
+// Moves head past pads and abandoned records, as a consumer would: a
+// producer short of room may do it too, so that an idle consumer side does
+// not hold back space that nobody will ever read.
+void Ring::skip_unclaimable() {
+  uint64_t h = load(&c_->head);
+  for (uint64_t n = 0; n <= geo_.capacity / kRecordAlign; n++) {
     Rec r;
-    if (!read_rec(f, h, &r)) return broken();
-    if (r.status != kDone && r.status != kPad && r.status != kAbandoned) break;
-    f += r.size;
+    if (read_rec(h, &r) != kRecOk || (r.status != kPad && r.status != kAbandoned)) return;
+    if (cas(&c_->head, &h, h + r.size)) h += r.size;
   }
-  if (f != ix->free) {
-    store(&c_->free_pos, f);
-    ix->free = f;
-  }
-  return MPROC_OK;
 }
 
-void Ring::add_pad(Txn *tx, uint64_t pos, uint64_t size) {
-  tx->set(info_word(pos), size);
-  tx->set(state_word(pos), pos | kPad);
+// ---------------------------------------------------------------- intents
+
+void Ring::set_intent(int i, uint64_t word, uint32_t size, uint32_t len) {
+  Intent *in = seg_.intent(seg_.self(), i);
+  store_relaxed(&in->size, size);
+  store_relaxed(&in->len, len);
+  // Published to recovery by the release half of the claiming CAS.
+  store(&in->word, word);
 }
 
-// ---------------------------------------------------------------- put/get
+void Ring::drop_intent(int *i) {
+  if (*i < 0) return;
+  store(&seg_.intent(seg_.self(), *i)->word, uint64_t{0});
+  seg_.give_intent(*i);
+  *i = -1;
+}
+
+// ---------------------------------------------------------------- put
+
+// Whether size bytes fit from t, reloading free (and moving it on) when the
+// cached copy says no. kAgain: t is stale, reload it.
+int Ring::room(uint64_t t, uint64_t size, uint64_t *free_pos) {
+  uint64_t f = free_cache_.load(std::memory_order_relaxed);
+  if (f <= t && fits(t, f, size)) {
+    *free_pos = f;
+    return MPROC_OK;
+  }
+  for (int pass = 0;; pass++) {
+    uint64_t now_t;
+    uint32_t freed;
+    int rc = load_free(&f, &now_t, &freed);
+    if (rc != MPROC_OK) return rc == kAgain ? kAgain : broken();
+    free_cache_.store(f, std::memory_order_relaxed);
+    *free_pos = f;
+    if (now_t != t) return kAgain;
+    if (fits(t, f, size) || pass == 1) return MPROC_OK;
+    skip_unclaimable();
+    advance_free();
+  }
+}
 
 int Ring::claim_put(uint32_t len, bool may_pad, Claim *out) {
-  Section section(*this);
-  if (section.rc() != MPROC_OK) return section.rc();
   uint32_t st;
   int rc = state_code(&st);
   if (rc != MPROC_OK) return rc;
   if (st != kStateOpen) return MPROC_E_CLOSED;
-  Indices ix;
-  if ((rc = load_indices(&ix)) != MPROC_OK || (rc = settle(&ix)) != MPROC_OK) return rc;
+  if (geo_.maxsize != 0) return claim_put_counted(len, may_pad, out);
 
   const uint64_t need = record_size(len);
-  const uint64_t owner = uint64_t{seg_.self() + 1} << 32;
+  int intent = -1;
   for (;;) {
-    uint64_t count = load(&c_->count);
-    if (geo_.maxsize != 0 && count >= geo_.maxsize) return kAgain;
-    uint64_t off = ix.tail % geo_.capacity;
-    uint64_t room = geo_.capacity - (ix.tail - ix.free);
+    uint64_t t = load(&c_->tail);
+    if (t % kRecordAlign != 0) {
+      drop_intent(&intent);
+      return broken();
+    }
+    uint64_t off = t % geo_.capacity;
     uint64_t pad = off + need > geo_.capacity ? geo_.capacity - off : 0;
-    if (pad + need <= room) {
-      Txn tx(*this);
-      if (pad) add_pad(&tx, ix.tail, pad);
-      uint64_t r = ix.tail + pad;
-      tx.set(info_word(r), owner | len);
-      tx.set(state_word(r), r | kWriting);
+    uint64_t size = pad + need;
+    uint64_t f;
+    rc = room(t, size, &f);
+    if (rc == kAgain) continue;
+    if (rc != MPROC_OK) {
+      drop_intent(&intent);
+      return rc;
+    }
+    uint32_t rec_len = len;
+    if (!fits(t, f, size)) {
+      // The message must start at the ring's beginning. Closing the end with
+      // a pad costs nothing on an empty ring (it is passed at once); on a
+      // busy one only a put that waits anyway does it, so a failed nowait
+      // put leaves no trace.
+      if (pad == 0 || !fits(t, f, pad) || !(may_pad || f == t)) {
+        drop_intent(&intent);
+        return kAgain;
+      }
+      size = pad;
+      rec_len = kNoRecord;
+    }
+    if (intent < 0) intent = seg_.take_intent();
+    set_intent(intent, t | kIntentPut, static_cast<uint32_t>(size), rec_len);
+    crashpoint(kCpPutIntent);
+    if (!cas(&c_->tail, &t, t + size)) continue;
+    crashpoint(kCpPutClaimed);
+    if (pad) {
+      store(info_word(t), pad);
+      store(state_word(t), tag(t) | kPad);
+    }
+    if (rec_len == kNoRecord) {
+      store(&seg_.intent(seg_.self(), intent)->word, uint64_t{0});
+      continue;
+    }
+    out->pos = t + pad;
+    out->len = len;
+    out->intent = intent;
+    return MPROC_OK;
+  }
+}
+
+// maxsize queues: the count check and the claim in one journaled step.
+int Ring::claim_put_counted(uint32_t len, bool may_pad, Claim *out) {
+  advance_free();
+  Section section(*this);
+  if (section.rc() != MPROC_OK) return section.rc();
+  const uint64_t need = record_size(len);
+  for (;;) {
+    uint64_t f, t;
+    uint32_t freed;
+    int rc = load_free(&f, &t, &freed);
+    if (rc == kAgain) return kAgain;
+    if (rc != MPROC_OK || t % kRecordAlign != 0) return broken();
+    uint64_t puts = load(&c_->puts);
+    if (static_cast<uint32_t>(puts) - freed >= geo_.maxsize) return kAgain;
+    uint64_t off = t % geo_.capacity;
+    uint64_t pad = off + need > geo_.capacity ? geo_.capacity - off : 0;
+    uint64_t space = geo_.capacity - (t - f);
+    // Tail first: a header a consumer may pass must never lie beyond it.
+    Lock::Txn tx(lock_);
+    if (pad + need <= space) {
+      uint64_t r = t + pad;
       tx.set(&c_->tail, r + need);
-      tx.set(&c_->count, count + 1);
+      tx.set(&c_->puts, puts + 1);
+      if (pad) {
+        tx.set(info_word(t), pad);
+        tx.set(state_word(t), tag(t) | kPad);
+      }
+      tx.set(info_word(r), owner_info(len));
+      tx.set(state_word(r), tag(r) | kWriting);
       tx.commit();
+      crashpoint(kCpPutClaimed);
       out->pos = r;
       out->len = len;
       return MPROC_OK;
     }
-    // The message must start at the ring's beginning. Closing the end with
-    // a pad costs nothing on an empty ring (it is passed at once); on a
-    // busy one only a put that waits anyway does it, so a failed nowait
-    // put leaves no trace.
-    if (pad == 0 || pad > room || !(may_pad || ix.free == ix.tail)) return kAgain;
-    Txn tx(*this);
-    add_pad(&tx, ix.tail, pad);
-    tx.set(&c_->tail, ix.tail + pad);
+    if (pad == 0 || pad > space || !(may_pad || f == t)) return kAgain;
+    tx.set(&c_->tail, t + pad);
+    tx.set(info_word(t), pad);
+    tx.set(state_word(t), tag(t) | kPad);
     tx.commit();
-    ix.tail += pad;
-    if ((rc = settle(&ix)) != MPROC_OK) return rc;
   }
 }
 
-void Ring::publish(const Claim &c, const void *data) {
-  crashpoint(kCpPutClaimed);
+void Ring::publish(Claim &c, const void *data) {
+  // Counted claims wrote the whole header under the lock.
+  if (c.intent >= 0) store_relaxed(info_word(c.pos), owner_info(c.len));
   if (c.len) copy_with_crashpoint(payload(c.pos), data, c.len, kCpPutCopy);
   crashpoint(kCpPutCopied);
-  store(state_word(c.pos), c.pos | kCommitted);
+  // Sequentially consistent: the Dekker edge with a consumer going to sleep.
+  store_seq(state_word(c.pos), tag(c.pos) | kCommitted);
   crashpoint(kCpPutCommitted);
+  drop_intent(&c.intent);
   notify(data_ec(), 1);
 }
 
+// ---------------------------------------------------------------- get
+
 int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
-  Section section(*this);
-  if (section.rc() != MPROC_OK) return section.rc();
   uint32_t st;
   int rc = state_code(&st);
   if (rc != MPROC_OK) return rc;
   if (st == kStateShutdownNow) return MPROC_E_CLOSED;
-  Indices ix;
-  if ((rc = load_indices(&ix)) != MPROC_OK || (rc = settle(&ix)) != MPROC_OK) return rc;
-
-  // Oldest first. Records still being written are skipped, so a message
-  // whose put returned is deliverable even behind a slower producer
-  // (order per producer is kept: a producer's next put claims later).
-  // Redelivered records sit behind head, so then the scan starts at free.
-  uint64_t redeliver = load(&c_->redeliver);
-  // Settled, free < head means a get is still copying out behind head:
-  // if its consumer died, that message comes back.
-  bool in_flight = ix.free != ix.head;
-  for (uint64_t p = redeliver ? ix.free : ix.head; p < ix.tail;) {
+  if (load(&c_->redeliver) != 0) {
+    bool found = false;
+    rc = claim_redelivered(cap, out, needed, &found);
+    if (rc != MPROC_OK || found) return rc;
+  }
+  int intent = -1;
+  uint64_t h = load(&c_->head);
+  for (uint64_t n = 0; n <= geo_.capacity / kRecordAlign; n++) {
     Rec r;
-    if (!read_rec(p, ix.tail, &r)) return broken();
-    if (r.status == kCommitted || r.status == kRedeliver) {
-      if (r.len > cap) {
-        *needed = r.len;
-        return MPROC_E_TOOBIG;
+    RecRead rr = read_rec(h, &r);
+    if (rr != kRecOk || (r.status != kCommitted && r.status != kPad && r.status != kAbandoned)) {
+      // Taken and reused under us, or really nothing (or garbage) there.
+      uint64_t again = load(&c_->head);
+      if (again != h) {
+        h = again;
+        continue;
       }
-      uint64_t count = load(&c_->count);
-      Txn tx(*this);
-      tx.set(info_word(p), uint64_t{seg_.self() + 1} << 32 | r.len);
-      tx.set(state_word(p), p | kReading);
-      tx.set(&c_->count, count ? count - 1 : 0);
-      if (r.status == kRedeliver) tx.set(&c_->redeliver, redeliver ? redeliver - 1 : 0);
-      tx.commit();
-      out->pos = p;
+      drop_intent(&intent);
+      if (rr == kRecBad || (rr == kRecOk && r.status != kWriting)) return broken();
+      return nothing_ready(st, h);
+    }
+    if (r.status != kCommitted) {
+      // Nobody claims pads and abandoned records: step over them.
+      cas(&c_->head, &h, h + r.size);
+      h = load(&c_->head);
+      continue;
+    }
+    if (r.len > cap) {
+      drop_intent(&intent);
+      *needed = r.len;
+      return MPROC_E_TOOBIG;
+    }
+    if (intent < 0) intent = seg_.take_intent();
+    set_intent(intent, h | kIntentGet, static_cast<uint32_t>(r.size), r.len);
+    crashpoint(kCpGetIntent);
+    if (cas(&c_->head, &h, h + r.size)) {
+      out->pos = h;
       out->len = r.len;
+      out->intent = intent;
       return MPROC_OK;
     }
-    if (r.status == kWriting || r.status == kReading) in_flight = true;
-    p += r.size;
   }
-  // Shut down: drained once nothing is left and nothing can come back.
-  if (st == kStateShutdown && !in_flight) return MPROC_E_CLOSED;
+  drop_intent(&intent);
   return kAgain;
 }
 
-void Ring::consume(const Claim &c, void *buf) {
-  crashpoint(kCpGetClaimed);
-  if (c.len) copy_with_crashpoint(buf, payload(c.pos), c.len, kCpGetCopy);
-  crashpoint(kCpGetCopied);
-  store(state_word(c.pos), c.pos | kDone);
-  crashpoint(kCpGetDone);
-  // Every producer: they wait for different amounts of room.
-  notify(space_ec(), INT_MAX);
+// Shut down: drained once nothing is left and nothing can come back.
+int Ring::nothing_ready(uint32_t st, uint64_t h) {
+  if (st != kStateShutdown) return kAgain;
+  advance_free();
+  uint64_t f, t;
+  uint32_t freed;
+  int rc = load_free(&f, &t, &freed);
+  if (rc != MPROC_OK) return rc == kAgain ? kAgain : broken();
+  if (t == h && f == h && load(&c_->redeliver) == 0) return MPROC_E_CLOSED;
+  return kAgain;
 }
 
-// ---------------------------------------------------------------- recovery
-
-int Ring::recover(bool force) {
-  if (!force) {
-    // One scan per slice for the whole queue is plenty; the CAS elects
-    // the participant that does it.
-    uint64_t now = static_cast<uint64_t>(monotonic_ns());
-    uint64_t last = load(&c_->recover_time_ns);
-    if (last <= now && now - last < static_cast<uint64_t>(kSliceNs)) return MPROC_OK;
-    if (!cas(&c_->recover_time_ns, &last, now)) return MPROC_OK;
-  }
+// Redelivered records sit behind head; they are rare, so they are found by
+// a walk from free and claimed under the lock.
+int Ring::claim_redelivered(size_t cap, Claim *out, size_t *needed, bool *found) {
   Section section(*this);
   if (section.rc() != MPROC_OK) return section.rc();
-  return recover_locked();
-}
-
-bool Ring::owner_gone(uint32_t owner) const {
-  if (owner == 0 || owner > geo_.nslots) return true;  // never a real owner
-  uint32_t s = owner - 1;
-  if (s == seg_.self()) return !seg_.alive(s);
-  return liveness_[s] != kAlive;
-}
-
-int Ring::recover_locked() {
-  const uint32_t self = seg_.self();
-  for (uint32_t s = 0; s < geo_.nslots; s++) {
-    uint32_t w = load(&seg_.slot_at(s)->state);
-    slot_words_[s] = w;
-    if (s == self)
-      liveness_[s] = kAlive;  // owner_gone() asks about our own slot itself
-    else if ((w & kSlotStatusMask) == kSlotFree)
-      liveness_[s] = kGone;  // a free slot owns no record
-    else
-      liveness_[s] = seg_.alive(s) ? kAlive : kDead;
-  }
-
-  // Records of dead owners: a claimed put becomes a skipped record (its put
-  // never returned), a claimed get becomes a redelivery (its get never
-  // returned). Each change is one journaled step, so a recoverer killed
-  // half-way leaves a state the next one simply continues from.
-  bool changed = false;
-  Indices ix;
-  int rc = load_indices(&ix);
-  if (rc != MPROC_OK) return rc;
-  for (uint64_t p = ix.free; p < ix.tail;) {
-    Rec r;
-    if (!read_rec(p, ix.tail, &r)) return broken();
-    if ((r.status == kWriting || r.status == kReading) && owner_gone(r.owner)) {
-      uint64_t count = load(&c_->count);
-      Txn tx(*this);
-      if (r.status == kWriting) {
-        tx.set(state_word(p), p | kAbandoned);
-        tx.set(&c_->count, count ? count - 1 : 0);
-        tx.set(&c_->stat_abandoned, load(&c_->stat_abandoned) + 1);
-      } else {
-        tx.set(state_word(p), p | kRedeliver);
-        tx.set(&c_->count, count + 1);
-        tx.set(&c_->redeliver, load(&c_->redeliver) + 1);
-        tx.set(&c_->stat_redelivered, load(&c_->stat_redelivered) + 1);
-      }
-      tx.commit();
-      changed = true;
-      crashpoint(kCpRecoverStep);
+  if (load(&c_->redeliver) == 0) return MPROC_OK;
+  uint64_t at = 0;
+  Rec rec;
+  bool ok = walk([&](uint64_t p, const Rec &r) {
+    if (!*found && r.status == kRedeliver) {
+      *found = true;
+      at = p;
+      rec = r;
     }
-    p += r.size;
+  });
+  if (!ok) return broken();
+  if (!*found) return MPROC_OK;
+  if (rec.len > cap) {
+    *needed = rec.len;
+    return MPROC_E_TOOBIG;
   }
-
-  // Then their slots, now that no record names them.
-  for (uint32_t s = 0; s < geo_.nslots; s++) {
-    if (liveness_[s] != kDead) continue;
-    Slot *slot = seg_.slot_at(s);
-    seg_.drop_waiter_residue(slot);
-    uint32_t w = slot_words_[s];
-    if (cas(&slot->state, &w, (w & ~kSlotStatusMask) | kSlotFree)) {
-      store(&c_->stat_reclaimed, load(&c_->stat_reclaimed) + 1);
-      changed = true;
-    }
-  }
-  if (changed) {
-    if ((rc = settle(&ix)) != MPROC_OK) return rc;
-    wake_all();
-  }
+  Lock::Txn tx(lock_);
+  tx.set(info_word(at), owner_info(rec.len));
+  tx.set(state_word(at), tag(at) | kReading);
+  tx.set(&c_->redeliver, load(&c_->redeliver) - 1);
+  tx.commit();
+  out->pos = at;
+  out->len = rec.len;
   return MPROC_OK;
 }
 
-int Ring::check() {
-  uint32_t st;
-  int rc = state_code(&st);
-  if (rc != MPROC_OK) return rc;
-  Section section(*this);
-  if (section.rc() != MPROC_OK) return section.rc();
-  Indices ix;
-  if ((rc = load_indices(&ix)) != MPROC_OK || (rc = settle(&ix)) != MPROC_OK) return rc;
-  return recover_locked();
+void Ring::consume(Claim &c, void *buf) {
+  crashpoint(kCpGetClaimed);
+  if (c.len) copy_with_crashpoint(buf, payload(c.pos), c.len, kCpGetCopy);
+  crashpoint(kCpGetCopied);
+  // Sequentially consistent: the Dekker edge with a producer going to sleep.
+  store_seq(state_word(c.pos), tag(c.pos) | kDone);
+  crashpoint(kCpGetDone);
+  drop_intent(&c.intent);
+  advance_free();
+  // Every producer: they wait for different amounts of room.
+  notify(space_ec(), INT_MAX);
 }
 
 // ----------------------------------------------------------------- queries
@@ -435,23 +395,66 @@ int64_t Ring::qsize() const {
   int rc = state_code(&st);
   if (rc != MPROC_OK) return rc;
   if (st == kStateShutdownNow) return 0;
-  uint64_t n = load(&c_->count);
-  return n > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(n);
+  // Behind head only redeliveries wait; from head on, every message
+  // record, committed or still being written.
+  uint64_t h = load(&c_->head);
+  int64_t n = 0;
+  bool ok = walk([&](uint64_t p, const Rec &r) {
+    if (p < h ? r.status == kRedeliver : (r.status == kCommitted || r.status == kWriting)) n++;
+  });
+  return ok ? n : MPROC_E_BAD_SEGMENT;
+}
+
+int Ring::empty() const {
+  uint32_t st;
+  int rc = state_code(&st);
+  if (rc != MPROC_OK) return rc;
+  if (st == kStateShutdownNow) return 1;
+  if (load(&c_->redeliver) != 0) return 0;
+  // Only pads and abandoned records between head and tail: empty.
+  uint64_t h = load(&c_->head);
+  uint64_t t = load(&c_->tail);
+  for (uint64_t n = 0; h < t && n <= geo_.capacity / kRecordAlign; n++) {
+    Rec r;
+    if (read_rec(h, &r) != kRecOk || (r.status != kPad && r.status != kAbandoned)) return 0;
+    h += r.size;
+  }
+  return 1;
 }
 
 int Ring::full() {
-  Section section(*this);
-  if (section.rc() != MPROC_OK) return section.rc();
   uint32_t st;
   int rc = state_code(&st);
   if (rc != MPROC_OK) return rc;
   if (st == kStateShutdownNow) return 0;
-  Indices ix;
-  if ((rc = load_indices(&ix)) != MPROC_OK || (rc = settle(&ix)) != MPROC_OK) return rc;
-  if (geo_.maxsize != 0 && load(&c_->count) >= geo_.maxsize) return 1;
+  advance_free();
+  uint64_t f, t;
+  uint32_t freed;
+  rc = load_free(&f, &t, &freed);
+  if (rc == kAgain) return 0;  // moving on both sides: not full
+  if (rc != MPROC_OK) return broken();
+  if (geo_.maxsize != 0 && static_cast<uint32_t>(load(&c_->puts)) - freed >= geo_.maxsize) return 1;
   // The smallest message is one 64-byte unit, and units never straddle
   // the ring's end, so any free unit fits it.
-  return geo_.capacity - (ix.tail - ix.free) < kRecordAlign ? 1 : 0;
+  return geo_.capacity - (t - f) < kRecordAlign ? 1 : 0;
+}
+
+int Ring::check() {
+  uint32_t st;
+  int rc = state_code(&st);
+  if (rc != MPROC_OK) return rc;
+  // Free, then head, then tail: free <= head <= tail holds even while peers
+  // move them.
+  uint64_t f, t;
+  uint32_t freed;
+  rc = load_free(&f, &t, &freed);
+  uint64_t h = load(&c_->head);
+  t = load(&c_->tail);
+  bool ok = rc == kAgain || (rc == MPROC_OK && f <= h && h <= t && h % kRecordAlign == 0);
+  if (!ok) return broken();
+  Section section(*this);
+  if (section.rc() != MPROC_OK) return section.rc();
+  return recover_locked(false);
 }
 
 int Ring::shutdown(bool immediate) {
@@ -474,7 +477,7 @@ void Ring::wake_all() {
 }
 
 void Ring::pass_on_data() {
-  if (load(&c_->data_waiters) != 0 && load(&c_->count) != 0) notify(data_ec(), 1);
+  if (load(&c_->data_waiters) != 0 && empty() == 0) notify(data_ec(), 1);
 }
 
 EventCount Ring::data_ec() const {

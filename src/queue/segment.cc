@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -100,7 +101,7 @@ void init_control(uint8_t *base, const Geometry &g) {
   c->max_slots = g.nslots;
   c->slot_size = kSlotSize;
   c->maxsize = g.maxsize;
-  c->instance_id = random_u64();
+  c->instance_id = g.tag_key;
   c->create_time_ns = realtime_ns();
   c->creator_pid = static_cast<uint32_t>(getpid());
   c->queue_state = kStateOpen;
@@ -129,6 +130,7 @@ struct ForkHooks {
       s->lock_fd_ = -1;
       s->slot_.store(-1, std::memory_order_relaxed);
       s->busy_.store(0, std::memory_order_relaxed);
+      s->intents_used_.store(0, std::memory_order_relaxed);
       s->attach_mu_.unlock();
     }
     g_registry_mu->unlock();
@@ -174,6 +176,7 @@ int plan_geometry(uint64_t maxsize, uint64_t capacity, Geometry *out) {
   g.capacity = align_up(capacity, kRecordAlign);
   g.max_message = static_cast<uint32_t>(g.capacity - kRecordHeader);
   g.maxsize = maxsize;
+  g.tag_key = random_u64() & ~kStatusMask;
   g.nslots = kDefaultSlots;
   g.slots_offset = sizeof(Control);
   g.ring_offset = align_up(g.slots_offset + uint64_t{g.nslots} * kSlotSize, kRingAlign);
@@ -200,6 +203,7 @@ int read_geometry(const Control *c, uint64_t file_size, Geometry *out) {
   g.slots_offset = load_relaxed(&c->slots_offset);
   g.nslots = load_relaxed(&c->max_slots);
   g.maxsize = load_relaxed(&c->maxsize);
+  g.tag_key = load_relaxed(&c->instance_id) & ~kStatusMask;
   uint32_t record_align = load_relaxed(&c->record_align);
   uint32_t slot_size = load_relaxed(&c->slot_size);
 
@@ -360,6 +364,10 @@ int Segment::attach_locked(bool *took_stale) {
         ofd_set(lock_fd_, off, F_UNLCK);
         continue;
       }
+      // A free slot's intents were cleared by whoever freed it; a dead
+      // owner's are left for the recovery that follows a takeover.
+      if (pass == 0)
+        for (Intent &in : s->intents) store(&in.word, uint64_t{0});
       store(&s->pid, static_cast<uint32_t>(getpid()));
       store(&s->attach_time_ns, realtime_ns());
       if (pass == 1) {
@@ -384,6 +392,22 @@ void Segment::detach() {
   close(lock_fd_);
   lock_fd_ = -1;
   slot_.store(-1, std::memory_order_release);
+}
+
+int Segment::take_intent() {
+  uint32_t used = intents_used_.load(std::memory_order_relaxed);
+  for (;;) {
+    uint32_t free_bits = ~used & ((1u << kIntents) - 1);
+    if (free_bits == 0) {
+      sched_yield();
+      used = intents_used_.load(std::memory_order_relaxed);
+      continue;
+    }
+    int i = __builtin_ctz(free_bits);
+    if (intents_used_.compare_exchange_weak(used, used | (1u << i), std::memory_order_acquire,
+                                            std::memory_order_relaxed))
+      return i;
+  }
 }
 
 bool Segment::alive(uint32_t s) const {

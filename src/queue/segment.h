@@ -37,6 +37,7 @@ struct Geometry {
   uint64_t capacity = 0;
   uint64_t slots_offset = 0;
   uint64_t maxsize = 0;
+  uint64_t tag_key = 0;  // instance_id with the status bits cleared
   uint32_t max_message = 0;
   uint32_t nslots = 0;
 };
@@ -92,6 +93,13 @@ class Segment {
   // Moves a dead participant's waiter counts out of the shared totals.
   void drop_waiter_residue(Slot *s);
 
+  // An intent entry of our slot for the calling thread's next claim; yields
+  // while this process's threads hold all kIntents (each only for the span
+  // of one claim, never while waiting).
+  int take_intent();
+  void give_intent(int i) { intents_used_.fetch_and(~(1u << i), std::memory_order_release); }
+  Intent *intent(uint32_t slot, int i) const { return &slot_at(slot)->intents[i]; }
+
  private:
   Segment() = default;
   static int map_new(int fd, const char *name, const Geometry &g, std::unique_ptr<Segment> *out);
@@ -110,6 +118,7 @@ class Segment {
   std::atomic<int> slot_{-1};
   uint32_t slot_word_ = 0;  // our slot's state word while attached
   std::atomic<int> busy_{0};
+  std::atomic<uint32_t> intents_used_{0};  // bit i: intent i of our slot is taken
   RecoverFn recover_fn_ = nullptr;
   void *recover_ctx_ = nullptr;
 };

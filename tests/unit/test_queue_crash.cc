@@ -122,6 +122,7 @@ std::string test_name(const char *point) {
 
 struct PutCase {
   const char *point;
+  size_t maxsize;  // 0: the lock-free claim; else the claim under the lock
   bool delivered;  // the dying put's message must come out (it committed)
   bool abandoned;  // recovery must drop a claimed, uncommitted record
 };
@@ -132,11 +133,12 @@ TEST_P(QueuePutCrash, SurvivorsSeeWholeMessagesOnly) {
   const PutCase &c = GetParam();
   std::string name = unique_name("putcrash");
   mproc_queue *q = nullptr;
-  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), c.maxsize, 4096), MPROC_OK);
   Unlinker u(name);
   ASSERT_EQ(put_msg(q, 1, 0, 300, 0), MPROC_OK);
   // The child's first use of the inherited handle attaches it (no lock, no
-  // journal), so ":1" is the put's own step.
+  // journal), so ":1" is the put's own step. 1500 + 300 bytes from 320: the
+  // dying put's record is followed by the survivor's.
   int code = run_with_crashpoint(std::string(c.point) + ":1", [&] { put_msg(q, 1, 1, 1500, 5); });
   ASSERT_EQ(code, -SIGKILL) << "the child never reached " << c.point;
 
@@ -151,13 +153,49 @@ TEST_P(QueuePutCrash, SurvivorsSeeWholeMessagesOnly) {
   mproc_queue_free(q);
 }
 
+std::string put_case_name(const ::testing::TestParamInfo<PutCase> &tp) {
+  return test_name(tp.param.point) + (tp.param.maxsize ? "_counted" : "");
+}
+
 INSTANTIATE_TEST_SUITE_P(
-    Points, QueuePutCrash,
-    ::testing::Values(PutCase{"lock.held", false, false}, PutCase{"txn.half", false, true},
-                      PutCase{"txn.applied", false, true}, PutCase{"put.claimed", false, true},
-                      PutCase{"put.copy", false, true}, PutCase{"put.copied", false, true},
-                      PutCase{"put.committed", true, false}),
-    [](const ::testing::TestParamInfo<PutCase> &tp) { return test_name(tp.param.point); });
+    LockFree, QueuePutCrash,
+    ::testing::Values(PutCase{"put.intent", 0, false, false}, PutCase{"put.claimed", 0, false, true},
+                      PutCase{"put.copy", 0, false, true}, PutCase{"put.copied", 0, false, true},
+                      PutCase{"put.committed", 0, true, false}),
+    put_case_name);
+
+INSTANTIATE_TEST_SUITE_P(
+    Counted, QueuePutCrash,
+    ::testing::Values(PutCase{"lock.held", 5, false, false}, PutCase{"txn.half", 5, false, true},
+                      PutCase{"txn.applied", 5, false, true}, PutCase{"put.claimed", 5, false, true},
+                      PutCase{"put.copy", 5, false, true}, PutCase{"put.copied", 5, false, true},
+                      PutCase{"put.committed", 5, true, false}),
+    put_case_name);
+
+TEST(QueueCrashPoint, DeadPadClaimIsClosed) {
+  // A waiting put that must start at the ring's beginning first claims the
+  // end of the ring as a pad; its producer dies right after that claim. The
+  // pad is written by recovery, and the ring goes on.
+  std::string name = unique_name("padcrash");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 1024), MPROC_OK);
+  Unlinker u(name);
+  ASSERT_EQ(put_msg(q, 1, 0, 440, 0), MPROC_OK);  // [0, 512)
+  ASSERT_EQ(put_msg(q, 1, 1, 100, 0), MPROC_OK);  // [512, 640)
+  ASSERT_EQ(get_msg(q, 0).seq, 0u);
+  // 600 bytes need 640: not before the end, not at the start while [512, 640)
+  // is queued; the put pads [640, 1024) and dies.
+  ASSERT_EQ(run_with_crashpoint("put.claimed:1", [&] { put_msg(q, 1, 2, 600, 5); }), -SIGKILL);
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kTail), 1024u) << "the pad was claimed";
+  ASSERT_EQ(get_msg(q, kRecoveryBound).seq, 1u);
+  ASSERT_EQ(put_msg(q, 1, 3, 600, kRecoveryBound), MPROC_OK);
+  std::vector<uint32_t> seqs = drain(q, 1, kRecoveryBound);
+  EXPECT_EQ(seqs, std::vector<uint32_t>{3});
+  EXPECT_EQ(v.u64(off::kStatAbandoned), 0u) << "a pad carries no message";
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
 
 struct GetCase {
   const char *point;
@@ -193,11 +231,49 @@ TEST_P(QueueGetCrash, ClaimedMessagesComeBack) {
 
 INSTANTIATE_TEST_SUITE_P(
     Points, QueueGetCrash,
-    ::testing::Values(GetCase{"lock.held", false, false}, GetCase{"txn.half", false, true},
-                      GetCase{"txn.applied", false, true}, GetCase{"get.claimed", false, true},
+    ::testing::Values(GetCase{"get.intent", false, false}, GetCase{"get.claimed", false, true},
                       GetCase{"get.copy", false, true}, GetCase{"get.copied", false, true},
-                      GetCase{"get.done", true, false}),
+                      GetCase{"get.done", true, false}, GetCase{"free.advanced", true, false}),
     [](const ::testing::TestParamInfo<GetCase> &tp) { return test_name(tp.param.point); });
+
+// A redelivered message is claimed under the lock: its second consumer dies
+// at each step of that claim (or while copying it out), and it still comes
+// out exactly once more.
+class QueueRedeliveryCrash : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(QueueRedeliveryCrash, SecondDeathStillRedelivers) {
+  std::string name = unique_name("redeliver");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  Unlinker u(name);
+  ASSERT_EQ(put_msg(q, 1, 0, 1500, 0), MPROC_OK);
+  ASSERT_EQ(put_msg(q, 1, 1, 300, 0), MPROC_OK);
+  ASSERT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  // The second child attaches (recovering message 0), then dies claiming it.
+  ASSERT_EQ(run_with_crashpoint(GetParam(),
+                                [&] {
+                                  mproc_queue *r = nullptr;
+                                  if (mproc_queue_open(&r, name.c_str()) == MPROC_OK) get_msg(r, 5);
+                                }),
+            -SIGKILL);
+  std::vector<uint32_t> seqs = drain(q, 2, kRecoveryBound);
+  std::multiset<uint32_t> got(seqs.begin(), seqs.end());
+  EXPECT_EQ(got, (std::multiset<uint32_t>{0, 1}));
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kRedeliver), 0u);
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
+
+// ":2": the first lock (and journal) of that child is its attach recovery's.
+INSTANTIATE_TEST_SUITE_P(Points, QueueRedeliveryCrash,
+                         ::testing::Values("lock.held:2", "txn.half:2", "txn.applied:2", "get.copy:1"),
+                         [](const ::testing::TestParamInfo<const char *> &tp) {
+                           std::string n = test_name(tp.param);
+                           for (char &ch : n)
+                             if (ch == ':') ch = '_';
+                           return n;
+                         });
 
 TEST(QueueCrashPoint, DeadWaiterLeavesNoResidue) {
   std::string name = unique_name("waiter");
