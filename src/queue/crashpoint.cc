@@ -8,8 +8,6 @@
 #include <cstring>
 #include <mutex>
 
-#include "queue/segment.h"
-
 namespace mproc {
 namespace queue {
 
@@ -20,39 +18,35 @@ const char *const kCrashPointNames[kCpCount] = {
     "recover.step", "attach.locked", "attach.active",
 };
 
+std::atomic<int> g_crashpoint_state{0};
+
 namespace {
 
 std::mutex g_mu;
-// The fork generation the configuration below was read in (~0: never).
-std::atomic<uint64_t> g_read_gen{~uint64_t{0}};
 std::atomic<int> g_point{-1};
 std::atomic<long> g_remaining{0};
 
-void read_config(uint64_t gen) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (g_read_gen.load(std::memory_order_acquire) == gen) return;
-  int point = -1;
-  long nth = 1;
-  if (const char *env = getenv("MPROC_QUEUE_CRASHPOINT")) {
-    const char *colon = strchr(env, ':');
-    size_t name_len = colon ? static_cast<size_t>(colon - env) : strlen(env);
-    for (int i = 0; i < kCpCount; i++)
-      if (strlen(kCrashPointNames[i]) == name_len && strncmp(env, kCrashPointNames[i], name_len) == 0)
-        point = i;
-    if (colon) nth = strtol(colon + 1, nullptr, 10);
-    if (nth < 1) nth = 1;
-  }
-  g_remaining.store(nth, std::memory_order_relaxed);
-  g_point.store(point, std::memory_order_relaxed);
-  g_read_gen.store(gen, std::memory_order_release);
-}
-
 }  // namespace
 
-bool crashpoints_armed() {
-  uint64_t gen = fork_generation();
-  if (__builtin_expect(g_read_gen.load(std::memory_order_acquire) != gen, 0)) read_config(gen);
-  return g_point.load(std::memory_order_relaxed) >= 0;
+bool crashpoints_read() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (g_crashpoint_state.load(std::memory_order_acquire) == 0) {
+    int point = -1;
+    long nth = 1;
+    if (const char *env = getenv("MPROC_QUEUE_CRASHPOINT")) {
+      const char *colon = strchr(env, ':');
+      size_t name_len = colon ? static_cast<size_t>(colon - env) : strlen(env);
+      for (int i = 0; i < kCpCount; i++)
+        if (strlen(kCrashPointNames[i]) == name_len && strncmp(env, kCrashPointNames[i], name_len) == 0)
+          point = i;
+      if (colon) nth = strtol(colon + 1, nullptr, 10);
+      if (nth < 1) nth = 1;
+    }
+    g_remaining.store(nth, std::memory_order_relaxed);
+    g_point.store(point, std::memory_order_relaxed);
+    g_crashpoint_state.store(point >= 0 ? 2 : 1, std::memory_order_release);
+  }
+  return g_crashpoint_state.load(std::memory_order_relaxed) == 2;
 }
 
 void crashpoint_reached(CrashPoint p) {

@@ -4,9 +4,10 @@
 // nth time (default 1) it reaches the named point, so tests can prove that
 // a peer dying there never wedges, tears or loses anything. The variable is
 // read on first use and again in every forked child; when it is unset each
-// point costs one predictable branch. Not part of the public API.
+// point costs one relaxed load and a predictable branch. Not part of the public API.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 
 namespace mproc {
@@ -37,8 +38,17 @@ enum CrashPoint : int {
 // The names accepted in MPROC_QUEUE_CRASHPOINT, indexed by CrashPoint.
 extern const char *const kCrashPointNames[kCpCount];
 
-bool crashpoints_armed();
+// 0: not yet read in this process (or since a fork), 1: off, 2: armed.
+extern std::atomic<int> g_crashpoint_state;
+bool crashpoints_read();
 void crashpoint_reached(CrashPoint p);
+// Forked children read the variable again (tests set it after fork()).
+inline void crashpoints_forked() { g_crashpoint_state.store(0, std::memory_order_relaxed); }
+
+inline bool crashpoints_armed() {
+  int st = g_crashpoint_state.load(std::memory_order_relaxed);
+  return __builtin_expect(st == 1, 1) ? false : crashpoints_read();
+}
 
 inline void crashpoint(CrashPoint p) {
   if (__builtin_expect(crashpoints_armed(), 0)) crashpoint_reached(p);

@@ -39,6 +39,7 @@ void Lock::Txn::commit() {
 }
 
 int Lock::acquire(bool *stolen) {
+  seg_.lock_user(1);
   const uint32_t me = seg_.self() + 1;
   uint32_t expected = 0;
   *stolen = false;
@@ -79,6 +80,7 @@ bool Lock::acquire_slow(uint32_t me) {
 
 void Lock::release() {
   if (exchange(&c_->lock, 0u) & kLockWaiters) futex_wake(&c_->lock, 1);
+  seg_.lock_user(-1);
 }
 
 int Lock::roll_forward() {

@@ -7,20 +7,16 @@
 namespace mproc {
 namespace queue {
 
-// Marks the calling thread as inside an operation on this handle, after
-// attaching this process to the segment if it has not yet (or was forked).
+// Attaches this process to the segment first if it has not yet (or was
+// forked since).
 class Queue::Op {
  public:
-  explicit Op(Segment &seg) : seg_(seg), rc_(seg.enter()) {}
-  ~Op() {
-    if (rc_ == MPROC_OK) seg_.leave();
-  }
+  explicit Op(Segment &seg) : rc_(seg.enter()) {}
   Op(const Op &) = delete;
   Op &operator=(const Op &) = delete;
   int rc() const { return rc_; }
 
  private:
-  Segment &seg_;
   int rc_;
 };
 
@@ -76,7 +72,10 @@ int Queue::put(const void *data, size_t len, double timeout) {
         if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
         return ring_.claim_put(static_cast<uint32_t>(len), may_pad, &claim);
       },
-      [&] { ring_.recover(false, false); });
+      [&] {
+        ring_.unstick();
+        ring_.recover(false, false);
+      });
   if (rc != MPROC_OK) return rc;
   ring_.publish(claim, data);
   return MPROC_OK;

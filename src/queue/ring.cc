@@ -94,23 +94,26 @@ int Ring::load_free(uint64_t *free_pos, uint64_t *tail, uint32_t *freed) const {
   return kAgain;  // still moving: the caller tries again later
 }
 
-// Moves free past done, pad and abandoned records, counting the messages.
-// Anybody may run it; every step is one CAS.
-void Ring::advance_free() {
-  uint64_t word = load(&c_->free);
+// Moves free past done, pad and abandoned records, counting the messages;
+// true if it moved. Anybody may run it; every step is one CAS.
+bool Ring::advance_free() {
+  bool moved = false;
+  uint64_t word = load_seq(&c_->free);
   for (uint64_t n = 0; n <= geo_.capacity / kRecordAlign; n++) {
     uint64_t h = load(&c_->head);
     uint64_t f;
-    if (!decode_free(word, h, &f) || f >= h) return;
+    if (!decode_free(word, h, &f) || f >= h) break;
     Rec r;
-    if (read_rec(f, &r) != kRecOk || r.size > h - f) return;
-    if (r.status != kDone && r.status != kPad && r.status != kAbandoned) return;
+    if (read_rec(f, &r) != kRecOk || r.size > h - f) break;
+    if (r.status != kDone && r.status != kPad && r.status != kAbandoned) break;
     uint64_t next = pack_free(f + r.size, freed_of(word) + (r.status == kPad ? 0 : 1));
     if (cas(&c_->free, &word, next)) {
       word = next;
+      moved = true;
       crashpoint(kCpFreeAdvanced);
     }
   }
+  return moved;
 }
 
 // Moves head past pads and abandoned records, as a consumer would: a
@@ -144,15 +147,18 @@ void Ring::drop_intent(int *i) {
 
 // ---------------------------------------------------------------- put
 
-// Whether size bytes fit from t, reloading free (and moving it on) when the
-// cached copy says no. kAgain: t is stale, reload it.
+// The free position to judge room from t with: the cached copy, or a fresh
+// one when the cached copy says size bytes do not fit. Only consumers move
+// free on the fast path (unstick() is the waiting producer's fallback), so a
+// producer short of room reads one line the consumers write and nothing
+// else. kAgain: t is stale, reload it.
 int Ring::room(uint64_t t, uint64_t size, uint64_t *free_pos) {
   uint64_t f = free_cache_.load(std::memory_order_relaxed);
   if (f <= t && fits(t, f, size)) {
     *free_pos = f;
     return MPROC_OK;
   }
-  for (int pass = 0;; pass++) {
+  {
     uint64_t now_t;
     uint32_t freed;
     int rc = load_free(&f, &now_t, &freed);
@@ -160,9 +166,7 @@ int Ring::room(uint64_t t, uint64_t size, uint64_t *free_pos) {
     free_cache_.store(f, std::memory_order_relaxed);
     *free_pos = f;
     if (now_t != t) return kAgain;
-    if (fits(t, f, size) || pass == 1) return MPROC_OK;
-    skip_unclaimable();
-    advance_free();
+    return MPROC_OK;
   }
 }
 
@@ -215,8 +219,13 @@ int Ring::claim_put(uint32_t len, bool may_pad, Claim *out) {
     }
     if (rec_len == kNoRecord) {
       store(&seg_.intent(seg_.self(), intent)->word, uint64_t{0});
+      // On a ring with nothing left to read, pass our own pad at once: no
+      // consumer may come to do it, and the message needs its space.
+      uint64_t h = t;
+      if (cas(&c_->head, &h, t + pad)) advance_free();
       continue;
     }
+    prefetch_ahead(t + size, f);
     out->pos = t + pad;
     out->len = len;
     out->intent = intent;
@@ -379,13 +388,41 @@ void Ring::consume(Claim &c, void *buf) {
   crashpoint(kCpGetClaimed);
   if (c.len) copy_with_crashpoint(buf, payload(c.pos), c.len, kCpGetCopy);
   crashpoint(kCpGetCopied);
-  // Sequentially consistent: the Dekker edge with a producer going to sleep.
-  store_seq(state_word(c.pos), tag(c.pos) | kDone);
+  // The oldest record in use is released by moving free past it, without
+  // writing its header (the line stays with the producer that reuses it).
+  // Otherwise it is marked DONE for whoever releases the one before it:
+  // sequentially consistent, the Dekker edge with that releaser's CAS.
+  bool moved = release_oldest(c.pos, record_size(c.len));
+  if (!moved) store_seq(state_word(c.pos), tag(c.pos) | kDone);
   crashpoint(kCpGetDone);
   drop_intent(&c.intent);
+  moved |= advance_free();
+  // Every producer: they wait for different amounts of room. The CAS that
+  // moved free orders it before the waiter check.
+  if (moved) notify(space_ec(), INT_MAX);
+}
+
+// Moves free from pos to pos + size if pos is where free is.
+bool Ring::release_oldest(uint64_t pos, uint64_t size) {
+  uint64_t word = load(&c_->free);
+  if ((word & kUnitMask) != ((pos / kRecordAlign) & kUnitMask)) return false;
+  if (!cas(&c_->free, &word, pack_free(pos + size, freed_of(word) + 1))) return false;
+  crashpoint(kCpFreeAdvanced);
+  return true;
+}
+
+void Ring::unstick() {
+  skip_unclaimable();
   advance_free();
-  // Every producer: they wait for different amounts of room.
-  notify(space_ec(), INT_MAX);
+}
+
+// Asks for the lines of the next records in exclusive state now, so that
+// the stores into them later do not wait for them (every locked step drains
+// the store buffer). Only lines already free are touched.
+void Ring::prefetch_ahead(uint64_t from, uint64_t free_pos) {
+  constexpr uint64_t kAhead = 4 * kRecordAlign;
+  if (from + kAhead > free_pos + geo_.capacity) return;
+  for (uint64_t p = from; p < from + kAhead; p += kRecordAlign) prefetch_for_write(ring_ + p % geo_.capacity);
 }
 
 // ----------------------------------------------------------------- queries

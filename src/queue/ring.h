@@ -76,6 +76,10 @@ class Ring {
   int shutdown(bool immediate);
   // Wakes every sleeper of both eventcounts (close, shutdown, recovery).
   void wake_all();
+  // A waiting producer's fallback for space nobody else releases: pads and
+  // abandoned records at head with no consumer about, or a consumer that
+  // died between releasing its record and moving free on.
+  void unstick();
   // A get that leaves without a message passes on a wake-up it may have used.
   void pass_on_data();
 
@@ -104,8 +108,10 @@ class Ring {
   int load_free(uint64_t *free_pos, uint64_t *tail, uint32_t *freed) const;
   template <typename Fn>
   bool walk(Fn &&fn) const;
-  void advance_free();
+  bool advance_free();
+  bool release_oldest(uint64_t pos, uint64_t size);
   void skip_unclaimable();
+  void prefetch_ahead(uint64_t from, uint64_t free_pos);
   int state_code(uint32_t *st) const;
   int broken();
 

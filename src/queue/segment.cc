@@ -125,11 +125,12 @@ struct ForkHooks {
     // The child must not keep the parent's lock description open: if the
     // parent died, its slot would still look alive. It re-attaches lazily.
     g_fork_gen.fetch_add(1, std::memory_order_acq_rel);
+    crashpoints_forked();
     for (Segment *s : *g_registry) {
       if (s->lock_fd_ >= 0) close(s->lock_fd_);
       s->lock_fd_ = -1;
       s->slot_.store(-1, std::memory_order_relaxed);
-      s->busy_.store(0, std::memory_order_relaxed);
+      s->lock_users_.store(0, std::memory_order_relaxed);
       s->intents_used_.store(0, std::memory_order_relaxed);
       s->attach_mu_.unlock();
     }
@@ -320,7 +321,6 @@ int Segment::enter() {
       attached_gen_.store(gen, std::memory_order_release);
     }
   }
-  busy_.fetch_add(1, std::memory_order_acq_rel);
   return MPROC_OK;
 }
 
@@ -340,9 +340,7 @@ int Segment::attach() {
   if (took_stale && recover_fn_) {
     // The slot's previous owner may have left records naming it: resolve
     // them before any of our own records can exist.
-    busy_.fetch_add(1, std::memory_order_acq_rel);
     recover_fn_(recover_ctx_);
-    busy_.fetch_sub(1, std::memory_order_acq_rel);
   }
   return MPROC_OK;
 }
@@ -413,7 +411,7 @@ int Segment::take_intent() {
 bool Segment::alive(uint32_t s) const {
   if (s >= geo_.nslots) return false;
   if (static_cast<int>(s) == slot_.load(std::memory_order_acquire))
-    return busy_.load(std::memory_order_acquire) >= 2;
+    return lock_users_.load(std::memory_order_acquire) >= 2;
   uint32_t w = load(&slot_at(s)->state);
   if ((w & kSlotStatusMask) != kSlotActive) return false;
   // When the probe itself fails, assume alive: never recover a live peer.

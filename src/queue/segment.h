@@ -79,16 +79,16 @@ class Segment {
     recover_fn_ = fn;
     recover_ctx_ = ctx;
   }
-  // Attaches this process if needed (first use after fork), then counts
-  // the calling thread as busy until leave(). MPROC_OK, MPROC_E_BUSY (no
-  // free slot), MPROC_E_SYS, MPROC_E_NOMEM.
+  // Attaches this process if needed (first use after fork). MPROC_OK,
+  // MPROC_E_BUSY (no free slot), MPROC_E_SYS, MPROC_E_NOMEM.
   int enter();
-  void leave() { busy_.fetch_sub(1, std::memory_order_acq_rel); }
-  // Our slot index; valid between enter() and leave().
+  // Our slot index; valid after enter().
   uint32_t self() const { return static_cast<uint32_t>(slot_.load(std::memory_order_acquire)); }
+  // Counts the calling thread as taking or holding the queue lock.
+  void lock_user(int delta) { lock_users_.fetch_add(delta, std::memory_order_acq_rel); }
   // Whether the participant in slot s is alive. For our own slot: whether
-  // another of our threads is inside an operation (only then can the lock
-  // or a record legitimately name us).
+  // another of our threads takes or holds the lock (only then can the lock
+  // legitimately name us; otherwise it is a dead previous owner's).
   bool alive(uint32_t s) const;
   // Moves a dead participant's waiter counts out of the shared totals.
   void drop_waiter_residue(Slot *s);
@@ -117,7 +117,7 @@ class Segment {
   std::atomic<uint64_t> attached_gen_{~uint64_t{0}};
   std::atomic<int> slot_{-1};
   uint32_t slot_word_ = 0;  // our slot's state word while attached
-  std::atomic<int> busy_{0};
+  std::atomic<int> lock_users_{0};
   std::atomic<uint32_t> intents_used_{0};  // bit i: intent i of our slot is taken
   RecoverFn recover_fn_ = nullptr;
   void *recover_ctx_ = nullptr;

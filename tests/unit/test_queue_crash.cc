@@ -236,6 +236,27 @@ INSTANTIATE_TEST_SUITE_P(
                       GetCase{"get.done", true, false}, GetCase{"free.advanced", true, false}),
     [](const ::testing::TestParamInfo<GetCase> &tp) { return test_name(tp.param.point); });
 
+TEST(QueueCrashPoint, LaterGetDiesAfterMarkingDone) {
+  // The first message's consumer dies copying it out; the second's get is
+  // then not the oldest in use, so it marks its record DONE instead of
+  // moving free, and dies right there. The first comes back, the second
+  // stays consumed, and free gets past both.
+  std::string name = unique_name("donecrash");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  Unlinker u(name);
+  for (uint32_t i = 0; i < 3; i++) ASSERT_EQ(put_msg(q, 1, i, 900, 0), MPROC_OK);
+  ASSERT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  ASSERT_EQ(run_with_crashpoint("get.done:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  std::vector<uint32_t> seqs = drain(q, 2, kRecoveryBound);
+  std::multiset<uint32_t> got(seqs.begin(), seqs.end());
+  EXPECT_EQ(got, (std::multiset<uint32_t>{0, 2}));
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kStatRedelivered), 1u);
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
+
 // A redelivered message is claimed under the lock: its second consumer dies
 // at each step of that claim (or while copying it out), and it still comes
 // out exactly once more.
