@@ -225,7 +225,6 @@ int Ring::claim_put(uint32_t len, bool may_pad, Claim *out) {
       if (cas(&c_->head, &h, t + pad)) advance_free();
       continue;
     }
-    prefetch_ahead(t + size, f);
     out->pos = t + pad;
     out->len = len;
     out->intent = intent;
@@ -414,15 +413,6 @@ bool Ring::release_oldest(uint64_t pos, uint64_t size) {
 void Ring::unstick() {
   skip_unclaimable();
   advance_free();
-}
-
-// Asks for the lines of the next records in exclusive state now, so that
-// the stores into them later do not wait for them (every locked step drains
-// the store buffer). Only lines already free are touched.
-void Ring::prefetch_ahead(uint64_t from, uint64_t free_pos) {
-  constexpr uint64_t kAhead = 4 * kRecordAlign;
-  if (from + kAhead > free_pos + geo_.capacity) return;
-  for (uint64_t p = from; p < from + kAhead; p += kRecordAlign) prefetch_for_write(ring_ + p % geo_.capacity);
 }
 
 // ----------------------------------------------------------------- queries

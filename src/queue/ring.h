@@ -111,7 +111,6 @@ class Ring {
   bool advance_free();
   bool release_oldest(uint64_t pos, uint64_t size);
   void skip_unclaimable();
-  void prefetch_ahead(uint64_t from, uint64_t free_pos);
   int state_code(uint32_t *st) const;
   int broken();
 

@@ -29,14 +29,6 @@ int futex_wait(uint32_t *word, uint32_t expected, const timespec *rel);
 void futex_wake(uint32_t *word, int n);
 // One spin-loop pause.
 void cpu_relax();
-// Starts fetching the line at p in exclusive state (a hint; no fault).
-inline void prefetch_for_write(const void *p) {
-#if defined(__x86_64__)
-  asm volatile("prefetchw %0" : : "m"(*static_cast<const char *>(p)));
-#else
-  __builtin_prefetch(p, 1, 3);
-#endif
-}
 
 // Adapts how long to spin before sleeping from how long waits turned out to
 // be; disabled when this process can run on one CPU only (spinning there
