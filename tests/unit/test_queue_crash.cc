@@ -112,6 +112,26 @@ void expect_healthy_after_recovery(mproc_queue *q, const std::string &name) {
   expect_new_attacher_works(name);
 }
 
+// A new queue holding messages 0 (1500 B) and 1 (300 B), whose first
+// consumer died copying message 0 out. Unlinked by the caller's Unlinker.
+mproc_queue *queue_with_dead_consumer(const std::string &name) {
+  mproc_queue *q = nullptr;
+  EXPECT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  EXPECT_EQ(put_msg(q, 1, 0, 1500, 0), MPROC_OK);
+  EXPECT_EQ(put_msg(q, 1, 1, 300, 0), MPROC_OK);
+  EXPECT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  return q;
+}
+
+// Exit code of a child that attaches by name (recovering on the way) and
+// then gets one message, with `point` armed.
+int attach_and_get_with_crashpoint(const std::string &name, const char *point) {
+  return run_with_crashpoint(point, [&] {
+    mproc_queue *r = nullptr;
+    if (mproc_queue_open(&r, name.c_str()) == MPROC_OK) get_msg(r, 5);
+  });
+}
+
 // "put.copy" -> "put_copy" (GoogleTest names allow no dots).
 std::string test_name(const char *point) {
   std::string n = point;
@@ -264,19 +284,11 @@ class QueueRedeliveryCrash : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(QueueRedeliveryCrash, SecondDeathStillRedelivers) {
   std::string name = unique_name("redeliver");
-  mproc_queue *q = nullptr;
-  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
   Unlinker u(name);
-  ASSERT_EQ(put_msg(q, 1, 0, 1500, 0), MPROC_OK);
-  ASSERT_EQ(put_msg(q, 1, 1, 300, 0), MPROC_OK);
-  ASSERT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  mproc_queue *q = queue_with_dead_consumer(name);
+  ASSERT_NE(q, nullptr);
   // The second child attaches (recovering message 0), then dies claiming it.
-  ASSERT_EQ(run_with_crashpoint(GetParam(),
-                                [&] {
-                                  mproc_queue *r = nullptr;
-                                  if (mproc_queue_open(&r, name.c_str()) == MPROC_OK) get_msg(r, 5);
-                                }),
-            -SIGKILL);
+  ASSERT_EQ(attach_and_get_with_crashpoint(name, GetParam()), -SIGKILL);
   std::vector<uint32_t> seqs = drain(q, 2, kRecoveryBound);
   std::multiset<uint32_t> got(seqs.begin(), seqs.end());
   EXPECT_EQ(got, (std::multiset<uint32_t>{0, 1}));
@@ -336,21 +348,13 @@ TEST(QueueCrashPoint, DeathDuringAttach) {
 }
 
 TEST(QueueCrashPoint, RecovererKilledHalfWayIsReplaced) {
-  std::string name = unique_name("recoverer");
-  mproc_queue *q = nullptr;
-  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
-  Unlinker u(name);
-  ASSERT_EQ(put_msg(q, 1, 0, 1500, 0), MPROC_OK);
-  ASSERT_EQ(put_msg(q, 1, 1, 300, 0), MPROC_OK);
   // A consumer dies holding message 0; then a process that recovers it on
   // attach dies right after its first recovery step.
-  ASSERT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
-  ASSERT_EQ(run_with_crashpoint("recover.step:1",
-                                [&] {
-                                  mproc_queue *r = nullptr;
-                                  mproc_queue_open(&r, name.c_str());
-                                }),
-            -SIGKILL);
+  std::string name = unique_name("recoverer");
+  Unlinker u(name);
+  mproc_queue *q = queue_with_dead_consumer(name);
+  ASSERT_NE(q, nullptr);
+  ASSERT_EQ(attach_and_get_with_crashpoint(name, "recover.step:1"), -SIGKILL);
   std::vector<uint32_t> seqs = drain(q, 2, kRecoveryBound);
   std::multiset<uint32_t> got(seqs.begin(), seqs.end());
   EXPECT_EQ(got, (std::multiset<uint32_t>{0, 1}));
@@ -366,12 +370,9 @@ TEST(QueueCrashPoint, AttachTakesOverADeadParticipantsSlot) {
   // message it was reading. A new attacher must take over that slot and
   // must not mistake the dead owner's message for its own.
   std::string name = unique_name("takeover");
-  mproc_queue *q = nullptr;
-  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
   Unlinker u(name);
-  ASSERT_EQ(put_msg(q, 1, 0, 1500, 0), MPROC_OK);
-  ASSERT_EQ(put_msg(q, 1, 1, 300, 0), MPROC_OK);
-  ASSERT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  mproc_queue *q = queue_with_dead_consumer(name);
+  ASSERT_NE(q, nullptr);
   ShmView v(name);
   int slots = static_cast<int>(v.u32(off::kMaxSlots));
   for (int i = v.active_slots(); i < slots; i++)
