@@ -25,6 +25,7 @@ namespace {
 std::mutex g_mu;
 std::atomic<int> g_point{-1};
 std::atomic<long> g_remaining{0};
+std::atomic<bool> g_stop{false};
 
 }  // namespace
 
@@ -39,8 +40,10 @@ bool crashpoints_read() {
       for (int i = 0; i < kCpCount; i++)
         if (strlen(kCrashPointNames[i]) == name_len && strncmp(env, kCrashPointNames[i], name_len) == 0)
           point = i;
-      if (colon) nth = strtol(colon + 1, nullptr, 10);
+      char *rest = nullptr;
+      if (colon) nth = strtol(colon + 1, &rest, 10);
       if (nth < 1) nth = 1;
+      g_stop.store(rest && strcmp(rest, ":stop") == 0, std::memory_order_relaxed);
     }
     g_remaining.store(nth, std::memory_order_relaxed);
     g_point.store(point, std::memory_order_relaxed);
@@ -53,7 +56,8 @@ void crashpoint_reached(CrashPoint p) {
   if (g_point.load(std::memory_order_relaxed) != p) return;
   if (g_remaining.fetch_sub(1, std::memory_order_relaxed) == 1) {
     // SIGKILL cannot be caught: exactly what a kill -9 from outside does.
-    kill(getpid(), SIGKILL);
+    // SIGSTOP: a peer that is alive but makes no progress.
+    kill(getpid(), g_stop.load(std::memory_order_relaxed) ? SIGSTOP : SIGKILL);
   }
 }
 

@@ -1,10 +1,11 @@
 // Test-only kill points inside the queue protocol.
 //
-// MPROC_QUEUE_CRASHPOINT=<name>[:<n>] makes the process SIGKILL itself the
-// nth time (default 1) it reaches the named point, so tests can prove that
-// a peer dying there never wedges, tears or loses anything. The variable is
-// read on first use and again in every forked child; when it is unset each
-// point costs one relaxed load and a predictable branch. Not part of the public API.
+// MPROC_QUEUE_CRASHPOINT=<name>[:<n>[:stop]] makes the process SIGKILL
+// (or, with ":stop", SIGSTOP) itself the nth time (default 1) it reaches
+// the named point, so tests can prove that a peer dying (or stopping)
+// there never wedges, tears or loses anything. The variable is read on
+// first use and again in every forked child; when it is unset each point
+// costs one relaxed load and a predictable branch. Not part of the API.
 #pragma once
 
 #include <atomic>

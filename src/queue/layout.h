@@ -39,13 +39,14 @@ enum : uint32_t {
 // record's absolute position XOR the segment's tag key, so stale bytes from
 // an earlier lap (headers or payload) never pass for a header.
 enum : uint64_t {
-  kWriting = 1,    // claimed under the lock (maxsize queues), payload being copied in
+  kWriting = 1,    // claimed by producer `owner`, payload being copied in
   kCommitted = 2,  // ready for a consumer
   kReading = 3,    // a redelivered record claimed by consumer `owner`
   kDone = 4,       // consumed; space reclaimable
   kPad = 5,        // filler up to the end of the ring
   kAbandoned = 6,  // its producer died before committing: skipped, never delivered
   kRedeliver = 7,  // its consumer died before finishing: offered again
+  kTaken = 8,      // claimed ahead of head by the consumer whose intent names it
 };
 constexpr uint64_t kStatusMask = kRecordAlign - 1;
 

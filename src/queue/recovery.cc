@@ -106,15 +106,15 @@ bool Ring::resolve_put(uint32_t slot, const Intent &in) {
   return did;
 }
 
-// A dead consumer's get: if its CAS claimed the record and did not release
-// it, the record is offered again.
+// A dead consumer's get: if its CAS claimed the record and it did not
+// release it, the record is offered again.
 bool Ring::resolve_get(uint64_t pos) {
-  if (pos >= load(&c_->head)) return false;  // its CAS never happened
-  // Released already: the oldest record is freed without a DONE header.
+  // Claimed (TAKEN) and not released: a record behind free was released
+  // already, whatever its header still says.
   uint64_t f, tail;
   uint32_t freed;
   if (load_free(&f, &tail, &freed) != MPROC_OK || pos < f) return false;
-  if (load(state_word(pos)) != (tag(pos) | kCommitted) || live_intent(pos | kIntentGet)) return false;
+  if (load(state_word(pos)) != (tag(pos) | kTaken) || live_intent(pos | kIntentGet)) return false;
   Lock::Txn tx(lock_);
   tx.set(state_word(pos), tag(pos) | kRedeliver);
   tx.set(&c_->redeliver, load(&c_->redeliver) + 1);
@@ -193,7 +193,11 @@ int Ring::recover_locked(bool own_stale) {
       changed = true;
     }
   }
-  if (changed) wake_all();
+  if (changed) {
+    // What was resolved may be what held head and free back.
+    unstick();
+    wake_all();
+  }
   return MPROC_OK;
 }
 

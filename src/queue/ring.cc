@@ -57,7 +57,7 @@ Ring::RecRead Ring::read_rec(uint64_t pos, Rec *r) const {
     // A pad always runs to the end of the ring.
     r->size = r->len;
     if (r->size == 0 || r->size % kRecordAlign != 0 || off + r->size != geo_.capacity) return kRecBad;
-  } else if (r->status >= kWriting && r->status <= kRedeliver) {
+  } else if (r->status >= kWriting && r->status <= kTaken) {
     if (r->len > geo_.max_message) return kRecBad;
     r->size = record_size(r->len);
     if (off + r->size > geo_.capacity) return kRecBad;
@@ -116,14 +116,15 @@ bool Ring::advance_free() {
   return moved;
 }
 
-// Moves head past pads and abandoned records, as a consumer would: a
+// Moves head past what nobody claims at head (pads, abandoned records,
+// records taken or redelivered out of order), as a consumer would: a
 // producer short of room may do it too, so that an idle consumer side does
-// not hold back space that nobody will ever read.
+// not hold back space, and full() does, so that it is exact when quiescent.
 void Ring::skip_unclaimable() {
   uint64_t h = load(&c_->head);
   for (uint64_t n = 0; n <= geo_.capacity / kRecordAlign; n++) {
     Rec r;
-    if (read_rec(h, &r) != kRecOk || (r.status != kPad && r.status != kAbandoned)) return;
+    if (read_rec(h, &r) != kRecOk || r.status == kCommitted || r.status == kWriting) return;
     if (cas(&c_->head, &h, h + r.size)) h += r.size;
   }
 }
@@ -225,7 +226,11 @@ int Ring::claim_put(uint32_t len, bool may_pad, Claim *out) {
       if (cas(&c_->head, &h, t + pad)) advance_free();
       continue;
     }
-    out->pos = t + pad;
+    // Headed at once, so that consumers can step over it to later messages.
+    const uint64_t r = t + pad;
+    store_relaxed(info_word(r), owner_info(len));
+    store(state_word(r), tag(r) | kWriting);
+    out->pos = r;
     out->len = len;
     out->intent = intent;
     return MPROC_OK;
@@ -276,8 +281,6 @@ int Ring::claim_put_counted(uint32_t len, bool may_pad, Claim *out) {
 }
 
 void Ring::publish(Claim &c, const void *data) {
-  // Counted claims wrote the whole header under the lock.
-  if (c.intent >= 0) store_relaxed(info_word(c.pos), owner_info(c.len));
   if (c.len) copy_with_crashpoint(payload(c.pos), data, c.len, kCpPutCopy);
   crashpoint(kCpPutCopied);
   // Sequentially consistent: the Dekker edge with a consumer going to sleep.
@@ -299,26 +302,36 @@ int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
     rc = claim_redelivered(cap, out, needed, &found);
     if (rc != MPROC_OK || found) return rc;
   }
+  // The first committed record from head on, taken by a CAS of its state
+  // word to TAKEN; head then moves past it. Records still being written are
+  // stepped over, so a message whose put returned is deliverable even
+  // behind a slower producer. A producer's own messages stay in order: each
+  // put claims after its previous one committed.
   int intent = -1;
   uint64_t h = load(&c_->head);
-  for (uint64_t n = 0; n <= geo_.capacity / kRecordAlign; n++) {
+  uint64_t p = h;
+  for (uint64_t n = 0; n <= 2 * (geo_.capacity / kRecordAlign); n++) {
     Rec r;
-    RecRead rr = read_rec(h, &r);
-    if (rr != kRecOk || (r.status != kCommitted && r.status != kPad && r.status != kAbandoned)) {
-      // Taken and reused under us, or really nothing (or garbage) there.
+    RecRead rr = read_rec(p, &r);
+    if (rr != kRecOk || (p == h && r.status != kCommitted && r.status != kWriting)) {
       uint64_t again = load(&c_->head);
-      if (again != h) {
-        h = again;
+      if (again != h) {  // taken (and maybe reused) under us
+        h = p = again;
         continue;
       }
-      drop_intent(&intent);
-      if (rr == kRecBad || (rr == kRecOk && r.status != kWriting)) return broken();
-      return nothing_ready(st, h);
+      if (rr == kRecBad) {
+        drop_intent(&intent);
+        return broken();
+      }
+      if (rr == kRecUnheaded) break;  // the end, or a claim not yet headed
+      // Nobody claims these at head: pads, abandoned records, and records
+      // already taken or redelivered out of order.
+      cas(&c_->head, &h, h + r.size);
+      h = p = load(&c_->head);
+      continue;
     }
     if (r.status != kCommitted) {
-      // Nobody claims pads and abandoned records: step over them.
-      cas(&c_->head, &h, h + r.size);
-      h = load(&c_->head);
+      p += r.size;  // being written (or, past head, already passed on)
       continue;
     }
     if (r.len > cap) {
@@ -327,17 +340,22 @@ int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
       return MPROC_E_TOOBIG;
     }
     if (intent < 0) intent = seg_.take_intent();
-    set_intent(intent, h | kIntentGet, static_cast<uint32_t>(r.size), r.len);
+    set_intent(intent, p | kIntentGet, static_cast<uint32_t>(r.size), r.len);
     crashpoint(kCpGetIntent);
-    if (cas(&c_->head, &h, h + r.size)) {
-      out->pos = h;
+    // The state word decides between consumers at head and ahead of it.
+    uint64_t committed = tag(p) | kCommitted;
+    if (cas(state_word(p), &committed, tag(p) | kTaken)) {
+      crashpoint(kCpGetClaimed);
+      if (p == h) cas(&c_->head, &h, h + r.size);  // else whoever reaches it passes it
+      out->pos = p;
       out->len = r.len;
       out->intent = intent;
       return MPROC_OK;
     }
+    h = p = load(&c_->head);
   }
   drop_intent(&intent);
-  return kAgain;
+  return nothing_ready(st, h);
 }
 
 // Shut down: drained once nothing is left and nothing can come back.
@@ -384,11 +402,9 @@ int Ring::claim_redelivered(size_t cap, Claim *out, size_t *needed, bool *found)
 }
 
 void Ring::consume(Claim &c, void *buf) {
-  crashpoint(kCpGetClaimed);
   if (c.len) copy_with_crashpoint(buf, payload(c.pos), c.len, kCpGetCopy);
   crashpoint(kCpGetCopied);
-  // The oldest record in use is released by moving free past it, without
-  // writing its header (the line stays with the producer that reuses it).
+  // The oldest record in use is released by moving free past it alone.
   // Otherwise it is marked DONE for whoever releases the one before it:
   // sequentially consistent, the Dekker edge with that releaser's CAS.
   bool moved = release_oldest(c.pos, record_size(c.len));
@@ -422,12 +438,13 @@ int64_t Ring::qsize() const {
   int rc = state_code(&st);
   if (rc != MPROC_OK) return rc;
   if (st == kStateShutdownNow) return 0;
-  // Behind head only redeliveries wait; from head on, every message
-  // record, committed or still being written.
+  // Redeliveries wherever they are; from head on, every message record
+  // committed or still being written (behind head, committed ones are
+  // being copied out).
   uint64_t h = load(&c_->head);
   int64_t n = 0;
-  bool ok = walk([&](uint64_t p, const Rec &r) {
-    if (p < h ? r.status == kRedeliver : (r.status == kCommitted || r.status == kWriting)) n++;
+  bool ok = walk([&](uint64_t pos, const Rec &r) {
+    if (r.status == kRedeliver || (pos >= h && (r.status == kCommitted || r.status == kWriting))) n++;
   });
   return ok ? n : MPROC_E_BAD_SEGMENT;
 }
@@ -438,12 +455,12 @@ int Ring::empty() const {
   if (rc != MPROC_OK) return rc;
   if (st == kStateShutdownNow) return 1;
   if (load(&c_->redeliver) != 0) return 0;
-  // Only pads and abandoned records between head and tail: empty.
+  // No record between head and tail still to be delivered: empty.
   uint64_t h = load(&c_->head);
   uint64_t t = load(&c_->tail);
   for (uint64_t n = 0; h < t && n <= geo_.capacity / kRecordAlign; n++) {
     Rec r;
-    if (read_rec(h, &r) != kRecOk || (r.status != kPad && r.status != kAbandoned)) return 0;
+    if (read_rec(h, &r) != kRecOk || r.status == kCommitted || r.status == kWriting) return 0;
     h += r.size;
   }
   return 1;
@@ -454,6 +471,7 @@ int Ring::full() {
   int rc = state_code(&st);
   if (rc != MPROC_OK) return rc;
   if (st == kStateShutdownNow) return 0;
+  skip_unclaimable();
   advance_free();
   uint64_t f, t;
   uint32_t freed;

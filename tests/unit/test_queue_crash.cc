@@ -277,6 +277,83 @@ TEST(QueueCrashPoint, LaterGetDiesAfterMarkingDone) {
   mproc_queue_free(q);
 }
 
+// Forks a child that runs body with `point` armed to stop it (SIGSTOP), and
+// returns once it has stopped there (-1 if it exited instead).
+pid_t stopped_child(const std::string &point, const std::function<void()> &body) {
+  fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("MPROC_QUEUE_CRASHPOINT", (point + ":stop").c_str(), 1);
+    body();
+    _exit(0);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status)) return -1;
+  return pid;
+}
+
+// Resumes a stopped child and returns its exit code.
+int resume_and_reap(pid_t pid) {
+  kill(pid, SIGCONT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(QueueCrashPoint, StoppedProducerHoldsNobodyBack) {
+  // A producer stopped half-way through copying its message is alive: its
+  // record is neither abandoned nor in anybody's way. A later put is
+  // delivered past it, even by a non-blocking get, and the stopped put
+  // completes when the producer resumes.
+  for (size_t maxsize : {size_t{0}, size_t{5}}) {
+    std::string name = unique_name("stopput");
+    mproc_queue *q = nullptr;
+    ASSERT_EQ(mproc_queue_create(&q, name.c_str(), maxsize, 4096), MPROC_OK);
+    Unlinker u(name);
+    pid_t pid = stopped_child("put.copy:1", [&] { _exit(put_msg(q, 1, 0, 1000, 5) == MPROC_OK ? 0 : 1); });
+    ASSERT_GT(pid, 0);
+    ASSERT_EQ(put_msg(q, 2, 0, 100, 0), MPROC_OK);
+    Got g = get_msg(q, 0);
+    ASSERT_EQ(g.rc, MPROC_OK) << "maxsize " << maxsize;
+    EXPECT_EQ(g.producer, 2u);
+    EXPECT_EQ(mproc_queue_qsize(q), 1) << "the stopped put counts, it will complete";
+    EXPECT_EQ(get_msg(q, 0.2).rc, MPROC_E_EMPTY) << "a slice passed: recovery left it alone";
+    ShmView v(name);
+    EXPECT_EQ(v.u64(off::kStatAbandoned), 0u);
+    EXPECT_EQ(resume_and_reap(pid), 0);
+    g = get_msg(q, kRecoveryBound);
+    ASSERT_EQ(g.rc, MPROC_OK);
+    EXPECT_TRUE(g.intact);
+    EXPECT_EQ(g.producer, 1u);
+    expect_healthy_after_recovery(q, name);
+    mproc_queue_free(q);
+  }
+}
+
+TEST(QueueCrashPoint, StoppedConsumerIsNotRecovered) {
+  // A consumer stopped half-way through copying a message out is alive:
+  // its message is not redelivered to anybody else, and the next one still
+  // goes to the others.
+  std::string name = unique_name("stopget");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  Unlinker u(name);
+  ASSERT_EQ(put_msg(q, 1, 0, 1000, 0), MPROC_OK);
+  ASSERT_EQ(put_msg(q, 1, 1, 100, 0), MPROC_OK);
+  pid_t pid = stopped_child("get.copy:1", [&] {
+    Got g = get_msg(q, 5);
+    _exit(g.rc == MPROC_OK && g.intact && g.seq == 0 ? 0 : 1);
+  });
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(get_msg(q, 0).seq, 1u);
+  EXPECT_EQ(get_msg(q, 0.2).rc, MPROC_E_EMPTY) << "a slice passed: message 0 stays with its consumer";
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kStatRedelivered), 0u);
+  EXPECT_EQ(resume_and_reap(pid), 0);
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
+
 // A redelivered message is claimed under the lock: its second consumer dies
 // at each step of that claim (or while copying it out), and it still comes
 // out exactly once more.
