@@ -1,19 +1,20 @@
 // The ring protocol (docs/queue-layout.md, "Protocol").
 //
-// Puts and gets take no lock. A producer claims bytes with a CAS on `tail`,
-// a consumer claims a committed record with a CAS on `head`, and whoever
-// finishes a get moves `free` past the records nobody reads any more. Each
-// side writes its own index line; the other side's index is read only when
-// a cached copy says the ring is full or empty, and consumers wait on the
-// record header itself, so in steady state producer and consumer share only
-// the record lines they hand over.
+// Puts and gets take no lock. A producer claims bytes with a CAS on `tail`
+// and heads its record WRITING at once; a consumer takes the first committed
+// record from `head` on with a CAS of its state word (stepping over records
+// still being written) and moves `head` past it; whoever finishes the oldest
+// get moves `free` on. Each side writes its own index line; a producer
+// reads `free` only when its cached copy says the ring is full, and
+// consumers wait on the record header itself, so in steady state producer
+// and consumer share only the record lines they hand over.
 //
 // Before each claiming CAS the thread writes an intent {kind, position,
 // size} into its participant slot. If its process dies before the record
 // is committed (put) or done (get), recovery finds the intent, checks
 // through the OFD lock that the owner is dead and that no live intent names
-// the same position, and resolves the claim with single CAS steps: a dead
-// put becomes ABANDONED (skipped; it never returned), a dead get becomes
+// the same position, and resolves the claim with single steps: a dead put
+// becomes ABANDONED (skipped; it never returned), a dead get becomes
 // REDELIVER (offered again; it never returned). So a kill at any instant
 // loses nothing that was fully put and tears nothing.
 //
