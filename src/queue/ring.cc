@@ -339,6 +339,10 @@ int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
       *needed = r.len;
       return MPROC_E_TOOBIG;
     }
+    if (p != h && !still_writing(h, p)) {
+      h = p = load(&c_->head);  // what we stepped over committed meanwhile
+      continue;
+    }
     if (intent < 0) intent = seg_.take_intent();
     set_intent(intent, p | kIntentGet, static_cast<uint32_t>(r.size), r.len);
     crashpoint(kCpGetIntent);
@@ -356,6 +360,20 @@ int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
   }
   drop_intent(&intent);
   return nothing_ready(st, h);
+}
+
+// Whether no record in [from, to), stepped over as being written, has been
+// committed since. Asked after seeing the record at `to` committed: a
+// producer commits each message before it claims its next, so if one of
+// these was that producer's, it now reads as committed, and the
+// scan must start over to keep that producer's order.
+bool Ring::still_writing(uint64_t from, uint64_t to) const {
+  for (uint64_t q = from; q < to;) {
+    Rec r;
+    if (read_rec(q, &r) != kRecOk || r.status == kCommitted) return false;
+    q += r.size;
+  }
+  return true;
 }
 
 // Shut down: drained once nothing is left and nothing can come back.

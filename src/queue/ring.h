@@ -120,6 +120,7 @@ class Ring {
   int claim_put_counted(uint32_t len, bool may_pad, Claim *out);
   int claim_redelivered(size_t cap, Claim *out, size_t *needed, bool *found);
   int nothing_ready(uint32_t st, uint64_t h);
+  bool still_writing(uint64_t from, uint64_t to) const;
   void set_intent(int i, uint64_t word, uint32_t size, uint32_t len);
   void drop_intent(int *i);
 

@@ -908,6 +908,31 @@ TEST(QueueProcesses, ForkedProducersAndConsumers) {
   EXPECT_EQ(seen.size(), size_t{kProducers} * kPerProducer);
 }
 
+TEST(QueueProcesses, OneProducerStreamsInOrder) {
+  // Small messages at full speed from one producer process: a consumer
+  // that steps over records still being written must never take a later
+  // message of the same producer first.
+  constexpr uint32_t kCount = 200000;
+  QueuePtr q = new_queue(0, 1 << 16);
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (uint32_t s = 0; s < kCount; s++)
+      if (put_msg(q.get(), 1, s, qmsg_len(1, s, 40), 30) != MPROC_OK) _exit(1);
+    _exit(0);
+  }
+  uint32_t next = 0;
+  while (next < kCount) {
+    Got g = get_msg(q.get(), 30);
+    ASSERT_EQ(g.rc, MPROC_OK);
+    ASSERT_TRUE(g.intact);
+    ASSERT_EQ(g.seq, next) << "out of order";
+    next++;
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 TEST(QueueProcesses, ProducerMayExitRightAfterPut) {
   // No feeder thread: joining a producer before reading what it put is fine
   // (Python's "joining processes that use queues" deadlock cannot happen).
