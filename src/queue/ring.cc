@@ -154,7 +154,9 @@ void Ring::drop_intent(int *i) {
 // producer short of room reads one line the consumers write and nothing
 // else. kAgain: t is stale, reload it.
 int Ring::room(uint64_t t, uint64_t size, uint64_t *free_pos) {
-  uint64_t f = free_cache_.load(std::memory_order_relaxed);
+  // Acquire/release: whoever refreshed the copy saw the consumers' release
+  // of that space, and a thread of ours that uses the copy must too.
+  uint64_t f = free_cache_.load(std::memory_order_acquire);
   if (f <= t && fits(t, f, size)) {
     *free_pos = f;
     return MPROC_OK;
@@ -164,7 +166,7 @@ int Ring::room(uint64_t t, uint64_t size, uint64_t *free_pos) {
     uint32_t freed;
     int rc = load_free(&f, &now_t, &freed);
     if (rc != MPROC_OK) return rc == kAgain ? kAgain : broken();
-    free_cache_.store(f, std::memory_order_relaxed);
+    free_cache_.store(f, std::memory_order_release);
     *free_pos = f;
     if (now_t != t) return kAgain;
     return MPROC_OK;
