@@ -30,7 +30,11 @@ bool Ring::owner_gone(uint32_t owner, bool own_stale) const {
   if (owner == 0 || owner > geo_.nslots) return true;  // never a real owner
   uint32_t s = owner - 1;
   if (s == seg_.self()) return own_stale;
-  return liveness_[s] != kAlive;
+  if (liveness_[s] != kGone) return liveness_[s] == kDead;
+  // Free when classified: gone only if still free. A producer that attached
+  // since then heads its records without the lock; the header we read was
+  // written after its slot went active, so the slot reads active now.
+  return (load(&seg_.slot_at(s)->state) & kSlotStatusMask) == kSlotFree;
 }
 
 // Whether a participant not known dead has this intent in flight. Slots
@@ -156,7 +160,11 @@ int Ring::recover_locked(bool own_stale) {
   // redelivery is offered again. Then the redelivery count is recomputed,
   // so a recoverer killed between two steps never leaves it short.
   uint64_t redeliver = 0;
+  uint64_t reached = 0, tail = 0;
+  uint32_t freed;
+  if (load_free(&reached, &tail, &freed) != MPROC_OK) tail = ~uint64_t{0};  // busy: no verdict
   bool ok = walk([&](uint64_t p, const Rec &r) {
+    reached = p + r.size;
     if (r.status == kWriting && owner_gone(r.owner, own_stale)) {
       uint64_t st = tag(p) | kWriting;
       if (cas(state_word(p), &st, tag(p) | kAbandoned)) {
@@ -179,8 +187,11 @@ int Ring::recover_locked(bool own_stale) {
   if (!ok) return broken();
   if (load(&c_->redeliver) != redeliver) store(&c_->redeliver, redeliver);
 
-  // 3. Then the dead slots themselves, now that nothing in flight names them.
-  for (uint32_t s = 0; s < geo_.nslots; s++) {
+  // 3. Then the dead slots themselves, now that nothing in flight names them
+  // (only if the walk saw every record: one it did not see may still name a
+  // dead owner, and a freed slot could be taken by a live one meanwhile).
+  const bool walked_all = reached >= tail;
+  for (uint32_t s = 0; s < geo_.nslots && walked_all; s++) {
     if (liveness_[s] != kDead) continue;
     Slot *slot = seg_.slot_at(s);
     if (load(&slot->state) != slot_words_[s]) continue;  // taken over meanwhile
