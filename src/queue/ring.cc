@@ -327,8 +327,10 @@ int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
       }
       if (rr == kRecUnheaded) break;  // the end, or a claim not yet headed
       // Nobody claims these at head: pads, abandoned records, and records
-      // already taken or redelivered out of order.
-      cas(&c_->head, &h, h + r.size);
+      // already taken or redelivered out of order. One taken and done
+      // ahead of head waited for head to pass it before free could.
+      if (cas(&c_->head, &h, h + r.size) && r.status == kDone && advance_free())
+        notify(space_ec(), INT_MAX);
       h = p = load(&c_->head);
       continue;
     }
@@ -437,10 +439,13 @@ void Ring::consume(Claim &c, void *buf) {
   if (moved) notify(space_ec(), INT_MAX);
 }
 
-// Moves free from pos to pos + size if pos is where free is.
+// Moves free from pos to pos + size if pos is where free is, and head has
+// passed the record (a record taken ahead of head may be the oldest in use
+// while head still points at it; free must never pass head).
 bool Ring::release_oldest(uint64_t pos, uint64_t size) {
   uint64_t word = load(&c_->free);
   if ((word & kUnitMask) != ((pos / kRecordAlign) & kUnitMask)) return false;
+  if (load(&c_->head) < pos + size) return false;
   if (!cas(&c_->free, &word, pack_free(pos + size, freed_of(word) + 1))) return false;
   crashpoint(kCpFreeAdvanced);
   return true;
