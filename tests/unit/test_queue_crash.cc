@@ -330,6 +330,32 @@ TEST(QueueCrashPoint, StoppedProducerHoldsNobodyBack) {
   }
 }
 
+TEST(QueueCrashPoint, ConsumerDiesHoldingARecordAheadOfHead) {
+  // A producer stops while writing the record at head; a consumer takes the
+  // message behind it (ahead of head) and dies copying it out. It is
+  // redelivered, and the stopped put still completes after it resumes.
+  std::string name = unique_name("ahead");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  Unlinker u(name);
+  pid_t pid = stopped_child("put.copy:1", [&] { _exit(put_msg(q, 1, 0, 1000, 5) == MPROC_OK ? 0 : 1); });
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(put_msg(q, 2, 0, 100, 0), MPROC_OK);
+  ASSERT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  Got g = get_msg(q, kRecoveryBound);
+  ASSERT_EQ(g.rc, MPROC_OK);
+  EXPECT_TRUE(g.intact);
+  EXPECT_EQ(g.producer, 2u) << "the dead consumer's message comes back";
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kStatRedelivered), 1u);
+  EXPECT_EQ(resume_and_reap(pid), 0);
+  g = get_msg(q, kRecoveryBound);
+  ASSERT_EQ(g.rc, MPROC_OK);
+  EXPECT_EQ(g.producer, 1u);
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
+
 TEST(QueueCrashPoint, StoppedConsumerIsNotRecovered) {
   // A consumer stopped half-way through copying a message out is alive:
   // its message is not redelivered to anybody else, and the next one still
