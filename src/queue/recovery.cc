@@ -184,7 +184,7 @@ int Ring::recover_locked(bool own_stale) {
       redeliver++;
     }
   });
-  if (!ok) return broken();
+  if (!ok) return broken("recovery walk");
   if (load(&c_->redeliver) != redeliver) store(&c_->redeliver, redeliver);
 
   // 3. Then the dead slots themselves, now that nothing in flight names them

@@ -1,7 +1,12 @@
 #include "queue/ring.h"
 
 #include <climits>
+#include <cstdarg>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <unistd.h>
 
 #include "mproc/mproc-common.h"
 #include "queue/crashpoint.h"
@@ -36,7 +41,52 @@ int Ring::state_code(uint32_t *st) const {
   return MPROC_E_BAD_SEGMENT;
 }
 
-int Ring::broken() {
+namespace {
+thread_local char diag_buf[512];
+}
+void diag_note(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(diag_buf, sizeof diag_buf, fmt, ap);
+  va_end(ap);
+}
+
+int Ring::broken(const char *why) {
+  static const bool debug = getenv("MPROC_DEBUG_BROKEN") != nullptr;
+  if (debug)
+    fprintf(stderr, "MPROC BROKEN pid=%d self=%u why=%s last=[%s] free=%llx head=%llx tail=%llx\n", getpid(),
+            seg_.self(), why, diag_buf, (unsigned long long)load(&c_->free), (unsigned long long)load(&c_->head),
+            (unsigned long long)load(&c_->tail));
+  if (debug) {
+    uint64_t t = load(&c_->tail);
+    std::string out;
+    char tmp[160];
+    for (uint64_t p = t - geo_.capacity; p < t; p += kRecordAlign) {
+      uint64_t st = load(state_word(p)), info = load(info_word(p));
+      long lap = 0;
+      bool hit = false;
+      for (long k = -2; k <= 2; k++)
+        if ((st & ~kStatusMask) == tag(p + k * (int64_t)geo_.capacity)) { lap = k; hit = true; }
+      if (!hit) continue;
+      snprintf(tmp, sizeof tmp, " %llx:%s%ld/s%llu/o%llu/l%llu", (unsigned long long)p, "L", lap,
+               (unsigned long long)(st & kStatusMask), (unsigned long long)(info >> 32), (unsigned long long)(uint32_t)info);
+      out += tmp;
+    }
+    fprintf(stderr, "MPROC RING%s\n", out.c_str());
+    out.clear();
+    for (uint32_t s = 0; s < geo_.nslots; s++) {
+      uint32_t w = load(&seg_.slot_at(s)->state);
+      for (uint32_t i = 0; i < kIntents; i++) {
+        const Intent *in = seg_.intent(s, static_cast<int>(i));
+        uint64_t iw = load(&in->word);
+        if (!iw) continue;
+        snprintf(tmp, sizeof tmp, " s%u(w%x,%s)i%u:%llx/%u/%u", s, w, s == seg_.self() ? "me" : (seg_.alive(s) ? "alive" : "dead"), i,
+                 (unsigned long long)iw, load(&in->size), load(&in->len));
+        out += tmp;
+      }
+    }
+    fprintf(stderr, "MPROC INTENTS%s\n", out.c_str());
+  }
   store_seq(&c_->queue_state, uint32_t{kStateBroken});
   wake_all();
   return MPROC_E_BAD_SEGMENT;
@@ -45,7 +95,10 @@ int Ring::broken() {
 // Reads and validates the header at pos: every length is checked against
 // the ring before anybody uses it.
 Ring::RecRead Ring::read_rec(uint64_t pos, Rec *r) const {
-  if (pos % kRecordAlign != 0) return kRecBad;
+  if (pos % kRecordAlign != 0) {
+    diag_note("read_rec unaligned pos=%llx", (unsigned long long)pos);
+    return kRecBad;
+  }
   uint64_t st = load(state_word(pos));
   if ((st & ~kStatusMask) != tag(pos)) return kRecUnheaded;
   uint64_t info = load(info_word(pos));
@@ -56,12 +109,18 @@ Ring::RecRead Ring::read_rec(uint64_t pos, Rec *r) const {
   if (r->status == kPad) {
     // A pad always runs to the end of the ring.
     r->size = r->len;
-    if (r->size == 0 || r->size % kRecordAlign != 0 || off + r->size != geo_.capacity) return kRecBad;
+    if (r->size == 0 || r->size % kRecordAlign != 0 || off + r->size != geo_.capacity) {
+      diag_note("read_rec pad pos=%llx info=%llx", (unsigned long long)pos, (unsigned long long)info);
+      return kRecBad;
+    }
   } else if (r->status >= kWriting && r->status <= kTaken) {
-    if (r->len > geo_.max_message) return kRecBad;
     r->size = record_size(r->len);
-    if (off + r->size > geo_.capacity) return kRecBad;
+    if (r->len > geo_.max_message || off + r->size > geo_.capacity) {
+      diag_note("read_rec len pos=%llx st=%llx info=%llx", (unsigned long long)pos, (unsigned long long)st, (unsigned long long)info);
+      return kRecBad;
+    }
   } else {
+    diag_note("read_rec status pos=%llx st=%llx info=%llx", (unsigned long long)pos, (unsigned long long)st, (unsigned long long)info);
     return kRecBad;
   }
   return kRecOk;
@@ -71,7 +130,10 @@ Ring::RecRead Ring::read_rec(uint64_t pos, Rec *r) const {
 // (head or tail, never more than a ring ahead). False: corrupt.
 bool Ring::decode_free(uint64_t word, uint64_t ref, uint64_t *pos) const {
   uint64_t behind = ((ref / kRecordAlign - word) & kUnitMask) * kRecordAlign;
-  if (ref % kRecordAlign != 0 || behind > geo_.capacity || behind > ref) return false;
+  if (ref % kRecordAlign != 0 || behind > geo_.capacity || behind > ref) {
+    diag_note("decode_free word=%llx ref=%llx behind=%llx", (unsigned long long)word, (unsigned long long)ref, (unsigned long long)behind);
+    return false;
+  }
   *pos = ref - behind;
   return true;
 }
@@ -165,7 +227,7 @@ int Ring::room(uint64_t t, uint64_t size, uint64_t *free_pos) {
     uint64_t now_t;
     uint32_t freed;
     int rc = load_free(&f, &now_t, &freed);
-    if (rc != MPROC_OK) return rc == kAgain ? kAgain : broken();
+    if (rc != MPROC_OK) return rc == kAgain ? kAgain : broken("room load_free");
     free_cache_.store(f, std::memory_order_release);
     *free_pos = f;
     if (now_t != t) return kAgain;
@@ -186,7 +248,7 @@ int Ring::claim_put(uint32_t len, bool may_pad, Claim *out) {
     uint64_t t = load(&c_->tail);
     if (t % kRecordAlign != 0) {
       drop_intent(&intent);
-      return broken();
+      return broken("put tail align");
     }
     uint64_t off = t % geo_.capacity;
     uint64_t pad = off + need > geo_.capacity ? geo_.capacity - off : 0;
@@ -250,7 +312,7 @@ int Ring::claim_put_counted(uint32_t len, bool may_pad, Claim *out) {
     uint32_t freed;
     int rc = load_free(&f, &t, &freed);
     if (rc == kAgain) return kAgain;
-    if (rc != MPROC_OK || t % kRecordAlign != 0) return broken();
+    if (rc != MPROC_OK || t % kRecordAlign != 0) return broken("put counted load_free");
     uint64_t puts = load(&c_->puts);
     if (static_cast<uint32_t>(puts) - freed >= geo_.maxsize) return kAgain;
     uint64_t off = t % geo_.capacity;
@@ -323,7 +385,7 @@ int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
       }
       if (rr == kRecBad) {
         drop_intent(&intent);
-        return broken();
+        return broken("get bad rec");
       }
       if (rr == kRecUnheaded) break;  // the end, or a claim not yet headed
       // Nobody claims these at head: pads, abandoned records, and records
@@ -387,7 +449,7 @@ int Ring::nothing_ready(uint32_t st, uint64_t h) {
   uint64_t f, t;
   uint32_t freed;
   int rc = load_free(&f, &t, &freed);
-  if (rc != MPROC_OK) return rc == kAgain ? kAgain : broken();
+  if (rc != MPROC_OK) return rc == kAgain ? kAgain : broken("nothing_ready load_free");
   if (t == h && f == h && load(&c_->redeliver) == 0) return MPROC_E_CLOSED;
   return kAgain;
 }
@@ -407,7 +469,7 @@ int Ring::claim_redelivered(size_t cap, Claim *out, size_t *needed, bool *found)
       rec = r;
     }
   });
-  if (!ok) return broken();
+  if (!ok) return broken("redelivered walk");
   if (!*found) return MPROC_OK;
   if (rec.len > cap) {
     *needed = rec.len;
@@ -502,7 +564,7 @@ int Ring::full() {
   uint32_t freed;
   rc = load_free(&f, &t, &freed);
   if (rc == kAgain) return 0;  // moving on both sides: not full
-  if (rc != MPROC_OK) return broken();
+  if (rc != MPROC_OK) return broken("full load_free");
   if (geo_.maxsize != 0 && static_cast<uint32_t>(load(&c_->puts)) - freed >= geo_.maxsize) return 1;
   // The smallest message is one 64-byte unit, and units never straddle
   // the ring's end, so any free unit fits it.
@@ -521,7 +583,10 @@ int Ring::check() {
   uint64_t h = load(&c_->head);
   t = load(&c_->tail);
   bool ok = rc == kAgain || (rc == MPROC_OK && f <= h && h <= t && h % kRecordAlign == 0);
-  if (!ok) return broken();
+  if (!ok) {
+    diag_note("check rc=%d f=%llx h=%llx t=%llx", rc, (unsigned long long)f, (unsigned long long)h, (unsigned long long)t);
+    return broken("check");
+  }
   Section section(*this);
   if (section.rc() != MPROC_OK) return section.rc();
   return recover_locked(false);

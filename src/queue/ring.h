@@ -36,6 +36,8 @@
 
 namespace mproc {
 namespace queue {
+// Debug aid (MPROC_DEBUG_BROKEN=1): the last anomaly this thread saw, printed by broken().
+void diag_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // A record claimed by this thread, to copy into or out of.
 struct Claim {
@@ -113,7 +115,7 @@ class Ring {
   bool release_oldest(uint64_t pos, uint64_t size);
   void skip_unclaimable();
   int state_code(uint32_t *st) const;
-  int broken();
+  int broken(const char *why = "?");
 
   // Claim steps.
   int room(uint64_t t, uint64_t size, uint64_t *free_pos);
@@ -161,7 +163,7 @@ class Ring::Section {
     bool stolen = false;
     rc_ = r.lock_.acquire(&stolen);
     if (rc_ != MPROC_OK)
-      rc_ = r.broken();
+      rc_ = r.broken("lock acquire");
     else if (stolen)
       rc_ = r.recover_locked(false);  // whatever else the holder owned is stuck too
   }
@@ -199,6 +201,7 @@ bool Ring::walk(Fn &&fn) const {
       p = f2;  // consumers freed (and producers may reuse) what we were reading
       continue;
     }
+    if (rr != kRecUnheaded) diag_note("walk bad rec p=%llx t=%llx f2=%llx", (unsigned long long)p, (unsigned long long)t, (unsigned long long)f2);
     return rr == kRecUnheaded;
   }
   return true;
