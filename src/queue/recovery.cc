@@ -4,6 +4,8 @@
 // journaled change from an exact stale state, so a recoverer killed
 // half-way is simply followed by the next one.
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 
 #include "mproc/mproc-common.h"
 #include "queue/crashpoint.h"
@@ -67,18 +69,32 @@ bool Ring::boundary(uint64_t pos, uint64_t tail) const {
   return false;
 }
 
-// Two dead intents for the same position: one put's claim, one put's CAS
-// that failed there. Only an end that is a known boundary tells them apart.
+// Whether another put intent contradicts this dead one. Two claims whose
+// byte ranges overlap cannot both have succeeded: one of them is a CAS that
+// failed (or never ran) at a tail that another claim moved on. That includes
+// claims from different positions: a dead put that would have padded from t
+// to the ring's end overlaps a put that claimed the next lap's first bytes
+// after another put padded from t; writing the dead put's header there would
+// give that record a wrong length (and, with a longer one, let head and free
+// pass records still being written, whose payload then lands on the next
+// lap's headers). A live claimant settles by itself: wait for it. Between
+// dead ones, only an end that is a known boundary tells them apart.
 bool Ring::put_claim_ambiguous(uint32_t slot, const Intent &in, uint64_t tail) const {
+  (void)slot;
   const uint64_t t = in.word & ~kStatusMask;
+  const uint64_t end = t + in.size;
   for (uint32_t s = 0; s < geo_.nslots; s++) {
-    if (liveness_[s] != kDead && !(s == slot)) continue;
     for (uint32_t i = 0; i < kIntents; i++) {
       const Intent *other = seg_.intent(s, static_cast<int>(i));
-      if (other == &in || load(&other->word) != in.word) continue;
+      if (other == &in) continue;
+      uint64_t word = load(&other->word);
+      if (word % kRecordAlign != kIntentPut) continue;
+      const uint64_t o = word & ~kStatusMask;
       uint32_t size = load(&other->size), len = load(&other->len);
-      if (size == in.size && len == in.len) continue;
-      if (!boundary(t + in.size, tail) || boundary(t + size, tail)) return true;
+      if (o >= end || o + size <= t) continue;  // disjoint
+      if (o == t && size == in.size && len == in.len) continue;  // the same claim
+      if (liveness_[s] != kDead) return true;
+      if (!boundary(end, tail) || boundary(o + size, tail)) return true;
     }
   }
   return false;
@@ -99,7 +115,13 @@ bool Ring::resolve_put(uint32_t slot, const Intent &in) {
   if (load_free(&f, &tail, &freed) != MPROC_OK) return false;
   // Never claimed (tail <= t), or committed and consumed already (t < f).
   if (t < f || t >= tail || size > tail - t) return false;
-  if (live_intent(in.word) || put_claim_ambiguous(slot, in, tail)) return false;
+  if (live_intent(in.word)) return false;
+  if (put_claim_ambiguous(slot, in, tail)) {
+    if (getenv("MPROC_DEBUG_BROKEN"))
+      fprintf(stderr, "MPROC AMBIGUOUS put intent t=%llx size=%llu len=%u tail=%llx\n", (unsigned long long)t,
+              (unsigned long long)size, len, (unsigned long long)tail);
+    return false;
+  }
   bool did = false;
   if (pad) did = settle_header(t, kPad, pad);
   if (len != kNoRecord && settle_header(t + pad, kAbandoned, uint64_t{slot + 1} << 32 | len)) {

@@ -300,6 +300,46 @@ int resume_and_reap(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+TEST(QueueCrashPoint, DeadPutIntentAtATailAnotherClaimMovedOn) {
+  // A producer dies after writing its intent (a pad to the ring's end and a
+  // record at the next lap's start) but before its claiming CAS. Another put
+  // claims from that tail with no pad, up to the ring's end, and a third
+  // claims the next lap's first bytes and stops before heading them. The
+  // dead intent overlaps that live claim: recovery must not write the dead
+  // put's pad or ABANDONED header over it (it did, and head and free then
+  // passed a record still being written).
+  std::string name = unique_name("overlap");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 1024), MPROC_OK);
+  Unlinker u(name);
+  ASSERT_EQ(put_msg(q, 1, 0, 440, 0), MPROC_OK);  // [0, 512)
+  ASSERT_EQ(put_msg(q, 1, 1, 100, 0), MPROC_OK);  // [512, 640)
+  ASSERT_EQ(get_msg(q, 0).seq, 0u);
+  ASSERT_EQ(get_msg(q, 0).seq, 1u);  // free = head = tail = 640
+  // 600 bytes need 640: a pad [640, 1024) and [1024, 1664). Dies before the CAS.
+  ASSERT_EQ(run_with_crashpoint("put.intent:1", [&] { put_msg(q, 1, 2, 600, 5); }), -SIGKILL);
+  ASSERT_EQ(put_msg(q, 2, 0, 368, 0), MPROC_OK);  // [640, 1024): no pad
+  pid_t pid = stopped_child("put.claimed:1", [&] { _exit(put_msg(q, 3, 0, 610, 5) == MPROC_OK ? 0 : 1); });
+  ASSERT_GT(pid, 0);  // claimed [1024, 1664), not headed
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kTail), 1664u);
+  // The ring is full: a waiting put runs recovery with the dead producer's
+  // intent still there.
+  EXPECT_NE(put_msg(q, 2, 1, 100, 0.3), MPROC_OK);
+  EXPECT_EQ(v.u64(off::kStatAbandoned), 0u) << "a live claim was taken for the dead put's";
+  EXPECT_EQ(resume_and_reap(pid), 0);
+  Got g = get_msg(q, kRecoveryBound);
+  ASSERT_EQ(g.rc, MPROC_OK);
+  EXPECT_EQ(g.producer, 2u);
+  g = get_msg(q, kRecoveryBound);
+  ASSERT_EQ(g.rc, MPROC_OK);
+  EXPECT_TRUE(g.intact);
+  EXPECT_EQ(g.producer, 3u) << "the stopped put completes and is delivered";
+  EXPECT_EQ(v.u64(off::kStatAbandoned), 0u);
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
+
 TEST(QueueCrashPoint, StoppedProducerHoldsNobodyBack) {
   // A producer stopped half-way through copying its message is alive: its
   // record is neither abandoned nor in anybody's way. A later put is
