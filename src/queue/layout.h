@@ -36,8 +36,11 @@ enum : uint32_t {
 };
 
 // Record status, the low 6 bits of a record's state word. The rest is the
-// record's absolute position XOR the segment's tag key, so stale bytes from
-// an earlier lap (headers or payload) never pass for a header.
+// record's tag: its absolute position times kTagMultiplier, XOR the
+// segment's tag key, so stale bytes from an earlier lap (headers, payload, or
+// a header whose first bytes a later lap's payload overwrote) never pass for
+// a header. With the position alone, laps differ only in the bits from
+// log2(capacity) up, and such a mixture passed about once in 2^10.
 enum : uint64_t {
   kWriting = 1,    // claimed by producer `owner`, payload being copied in
   kCommitted = 2,  // ready for a consumer
@@ -49,6 +52,7 @@ enum : uint64_t {
   kTaken = 8,      // claimed ahead of head by the consumer whose intent names it
 };
 constexpr uint64_t kStatusMask = kRecordAlign - 1;
+constexpr uint64_t kTagMultiplier = 0x9e3779b97f4a7c15;  // odd: a bijection on positions
 
 // Participant slot word: generation << 2 | status.
 enum : uint32_t { kSlotFree = 0, kSlotActive = 1 };

@@ -101,7 +101,8 @@ class Ring {
   enum Liveness : uint8_t { kAlive, kDead, kGone };
 
   // Records and indices.
-  uint64_t tag(uint64_t pos) const { return pos ^ geo_.tag_key; }
+  // docs/queue-layout.md 3.3: T(p) = p * kTagMultiplier XOR K.
+  uint64_t tag(uint64_t pos) const { return (pos * kTagMultiplier) ^ geo_.tag_key; }
   // Whether size bytes fit from tail t with free at f (f <= t).
   bool fits(uint64_t t, uint64_t f, uint64_t size) const {
     return size <= geo_.capacity && t - f <= geo_.capacity - size;

@@ -41,6 +41,10 @@ namespace off = qtest::off;
 
 namespace {
 
+// A record's tag (docs/queue-layout.md 3.3): its position times the odd
+// constant, XOR the segment's key.
+uint64_t tag_of(uint64_t pos, uint64_t key) { return (pos * 0x9e3779b97f4a7c15ull) ^ key; }
+
 struct QueueFree {
   void operator()(mproc_queue *q) const { mproc_queue_free(q); }
 };
@@ -624,6 +628,45 @@ TEST(QueueNamed, FileDescriptorsAreNotLeaked) {
   EXPECT_EQ(mproc_test::count_open_fds(), before);
 }
 
+TEST(QueueNamed, StaleHeaderUnderALaterPayloadIsNoHeader) {
+  // A later lap's payload that ends two bytes into an earlier lap's header
+  // leaves that header's upper bytes in place. At a position not yet headed
+  // (here: the tail, read by a get on an empty queue) the mixture must not
+  // pass for a header, whatever the payload's last two bytes are. With the
+  // tag p XOR K, the tags of 128 and 128 + 2 * 1024 differ only in byte 1,
+  // which the payload supplies: the get marked the queue BROKEN.
+  for (int rule = 0; rule < 2; rule++) {
+    std::string name = unique_name("stalehdr");
+    QueuePtr q = create_named(name, 0, 1024);
+    Unlinker u(name);
+    ShmView v(name);
+    const uint64_t key = v.u64(off::kInstanceId) & ~uint64_t{63};
+    const uint64_t forged = rule == 0 ? (2176 ^ key) : tag_of(2176, key);
+    std::vector<unsigned char> buf(1024, 0x5a);
+    char out[1024];
+    size_t len = 0;
+    auto put_get = [&](size_t n) {
+      ASSERT_EQ(mproc_queue_put(q.get(), buf.data(), n, 0), MPROC_OK);
+      ASSERT_EQ(mproc_queue_get(q.get(), out, sizeof out, &len, 0), MPROC_OK);
+      ASSERT_EQ(len, n);
+    };
+    put_get(100);  // [0, 128)
+    put_get(880);  // [128, 1024): its header at offset 128
+    // [1024, 1216): the payload ends at offset 130, its last two bytes the
+    // forged low bytes of a header for position 2176 (status 63).
+    buf[112] = static_cast<unsigned char>((forged & 0xc0) | 0x3f);
+    buf[113] = static_cast<unsigned char>(forged >> 8);
+    put_get(114);
+    buf[112] = buf[113] = 0x5a;
+    put_get(816);  // [1216, 2048)
+    put_get(112);  // [2048, 2176)
+    ASSERT_EQ(v.u64(off::kTail), 2176u);
+    EXPECT_EQ(mproc_queue_get(q.get(), out, sizeof out, &len, 0), MPROC_E_EMPTY) << "rule " << rule;
+    EXPECT_EQ(v.u32(off::kQueueState), 1u) << "still OPEN";
+    put_get(300);
+  }
+}
+
 TEST(QueueNamed, LayoutMatchesTheDocumentation) {
   std::string name = unique_name("layout");
   QueuePtr q = create_named(name, 7, 4096);
@@ -659,11 +702,11 @@ TEST(QueueNamed, LayoutMatchesTheDocumentation) {
   uint64_t ring = v.u64(off::kRingOffset);
   EXPECT_EQ(v.u64(off::kTail), 64u);
   EXPECT_EQ(v.u64(off::kPuts), 1u);
-  EXPECT_EQ(v.u64(ring), (0 ^ key) | 2u) << "position 0 XOR key, COMMITTED";
+  EXPECT_EQ(v.u64(ring), tag_of(0, key) | 2u) << "position 0's tag, COMMITTED";
   EXPECT_EQ(v.u64(ring + 8), (uint64_t{1} << 32) | 5u) << "owner slot 0 + 1, length 5";
   EXPECT_EQ(memcmp(v.base() + ring + 16, "hello", 5), 0);
   EXPECT_EQ(get_str(q.get()), "hello");
-  EXPECT_EQ(v.u64(ring), (0 ^ key) | 8u) << "TAKEN: the oldest record is released by free alone, no DONE";
+  EXPECT_EQ(v.u64(ring), tag_of(0, key) | 8u) << "TAKEN: the oldest record is released by free alone, no DONE";
   EXPECT_EQ(v.u64(off::kHead), 64u);
   EXPECT_EQ(v.u64(off::kFree), (uint64_t{1} << 32) | 1u) << "1 message freed, free at unit 1";
   EXPECT_EQ(v.u32(off::kLock), 0u);
@@ -681,9 +724,9 @@ TEST(QueueNamed, LayoutMatchesTheDocumentation) {
   ASSERT_EQ(put_str(q2.get(), std::string(100, 'b')), MPROC_OK);  // 128 B: pad [960, 1024), then 1024
   EXPECT_EQ(v2.u64(off::kTail), 1024u + 128u);
   EXPECT_EQ(v2.u64(off::kPuts), 0u) << "only maxsize queues count puts";
-  EXPECT_EQ(v2.u64(ring2 + 960), (960 ^ key2) | 5u) << "PAD";
+  EXPECT_EQ(v2.u64(ring2 + 960), tag_of(960, key2) | 5u) << "PAD";
   EXPECT_EQ(v2.u64(ring2 + 968), 64u) << "a pad's length is its size";
-  EXPECT_EQ(v2.u64(ring2), (1024 ^ key2) | 2u) << "the next lap's record, COMMITTED";
+  EXPECT_EQ(v2.u64(ring2), tag_of(1024, key2) | 2u) << "the next lap's record, COMMITTED";
   EXPECT_EQ(v2.u64(off::kHead), 320u);
   EXPECT_EQ(v2.u64(off::kFree), (uint64_t{1} << 32) | 5u);
   uint64_t slot0b = v2.u64(off::kSlotsOffset);
