@@ -52,7 +52,8 @@
  *
  * Thread-safety: safe. Several threads (and processes) may use one handle
  * at once, except that mproc_queue_free() must not race with any other call
- * on the same handle. A handle inherited through fork() works in the child
+ * on the same handle. (Up to 12 threads of a process copy messages in or out
+ * at the same instant; a 13th waits for one of them to finish its copy.) A handle inherited through fork() works in the child
  * (the child registers itself with the queue on first use).
  */
 #ifndef MPROC_MPROC_QUEUE_H

@@ -1,4 +1,4 @@
-// The byte layout of a queue segment, version 1.0, and the atomics used on it.
+// The byte layout of a queue segment, version 2.0, and the atomics used on it.
 // docs/queue-layout.md is the normative description for other languages; the
 // static_asserts below keep this file and that page in step. All fields are
 // little-endian and naturally aligned; only 32- and 64-bit atomics are used.
@@ -11,7 +11,7 @@ namespace mproc {
 namespace queue {
 
 constexpr char kMagic[8] = {'M', 'P', 'Q', 'U', 'E', 'U', 'E', '\0'};
-constexpr uint16_t kAbiMajor = 1;  // bumped for any incompatible change
+constexpr uint16_t kAbiMajor = 2;  // bumped for any incompatible change
 constexpr uint16_t kAbiMinor = 0;  // bumped for compatible additions
 constexpr uint32_t kEndianCheck = 0x01020304;
 
@@ -20,7 +20,8 @@ constexpr uint64_t kRecordHeader = 16;
 constexpr uint64_t kMinCapacity = kRecordAlign;
 constexpr uint64_t kMaxCapacity = uint64_t{1} << 32;  // keeps lengths in 32 bits
 constexpr uint64_t kDefaultCapacity = uint64_t{1} << 20;
-constexpr uint32_t kSlotSize = 64;
+constexpr uint32_t kIntents = 12;  // per participant: its threads' claims in flight
+constexpr uint32_t kSlotSize = 256;
 constexpr uint32_t kDefaultSlots = 256;
 constexpr uint32_t kMaxSlots = 4096;
 constexpr uint32_t kJournalMax = 8;
@@ -34,22 +35,33 @@ enum : uint32_t {
   kStateBroken = 4,       // an invariant failed: every call reports a bad segment
 };
 
-// Record status, the low 6 bits of a record's state word (the rest is the
-// record's absolute position, so stale bytes from an earlier lap never match).
+// Record status, the low 6 bits of a record's state word. The rest is the
+// record's tag: its absolute position times kTagMultiplier, XOR the
+// segment's tag key, so stale bytes from an earlier lap (headers, payload, or
+// a header whose first bytes a later lap's payload overwrote) never pass for
+// a header. With the position alone, laps differ only in the bits from
+// log2(capacity) up, and such a mixture passed about once in 2^10.
 enum : uint64_t {
-  kWriting = 1,    // claimed by a producer, payload being copied in
+  kWriting = 1,    // claimed by producer `owner`, payload being copied in
   kCommitted = 2,  // ready for a consumer
-  kReading = 3,    // claimed by a consumer, payload being copied out
+  kReading = 3,    // a redelivered record claimed by consumer `owner`
   kDone = 4,       // consumed; space reclaimable
   kPad = 5,        // filler up to the end of the ring
   kAbandoned = 6,  // its producer died before committing: skipped, never delivered
   kRedeliver = 7,  // its consumer died before finishing: offered again
+  kTaken = 8,      // claimed ahead of head by the consumer whose intent names it
 };
 constexpr uint64_t kStatusMask = kRecordAlign - 1;
+constexpr uint64_t kTagMultiplier = 0x9e3779b97f4a7c15;  // odd: a bijection on positions
 
 // Participant slot word: generation << 2 | status.
 enum : uint32_t { kSlotFree = 0, kSlotActive = 1 };
 constexpr uint32_t kSlotStatusMask = 3;
+
+// Intent::word: position | kind (0: no claim in flight).
+enum : uint64_t { kIntentPut = 1, kIntentGet = 2 };
+// Intent::len of a put that claims only a pad to the ring's end.
+constexpr uint32_t kNoRecord = 0xffffffff;
 
 // Control::lock: 0 = free, else the holder's slot index + 1, plus this bit
 // when somebody may be asleep on it.
@@ -61,7 +73,9 @@ struct JournalEntry {
   uint64_t value;
 };
 
-// The first 1 KiB of every segment.
+// The control block at the start of every segment. Each group that one side
+// writes on the fast path has a 128-byte block of its own (the adjacent-line
+// prefetcher pairs 64-byte lines).
 struct Control {
   // Written once before the segment is published, then read-only.
   char magic[8];            // 0x000
@@ -69,7 +83,7 @@ struct Control {
   uint16_t abi_minor;       // 0x00a
   uint32_t header_size;     // 0x00c  sizeof(Control)
   uint32_t endian_check;    // 0x010
-  uint32_t flags;           // 0x014  incompatible features: must be 0 in 1.x
+  uint32_t flags;           // 0x014  incompatible features: must be 0 in 2.x
   uint64_t segment_size;    // 0x018  == file size
   uint64_t ring_offset;     // 0x020
   uint64_t ring_capacity;   // 0x028
@@ -79,41 +93,52 @@ struct Control {
   uint32_t max_slots;       // 0x040
   uint32_t slot_size;       // 0x044
   uint64_t maxsize;         // 0x048  0 = no message-count limit
-  uint64_t instance_id;     // 0x050  random, diagnostics
+  uint64_t instance_id;     // 0x050  random; its bits 6-63 are the tag key
   uint64_t create_time_ns;  // 0x058  CLOCK_REALTIME, diagnostics
   uint32_t creator_pid;     // 0x060  diagnostics
   uint32_t reserved0;       // 0x064
   uint8_t pad0[0x80 - 0x68];
 
-  // Shared, mutable.
+  // Read on every operation, written rarely.
   uint32_t queue_state;       // 0x080
   uint32_t reserved1;         // 0x084
   uint64_t stat_abandoned;    // 0x088  puts dropped because their producer died
   uint64_t stat_redelivered;  // 0x090  gets handed out again after a consumer died
   uint64_t stat_reclaimed;    // 0x098  dead participants released
   uint64_t recover_time_ns;   // 0x0a0  CLOCK_MONOTONIC of the last recovery scan
-  uint8_t pad1[0x100 - 0xa8];
+  uint64_t redeliver;         // 0x0a8  records in state kRedeliver (changes under lock)
+  uint8_t pad1[0x100 - 0xb0];
 
-  // Everything from here to the journal changes only under `lock`.
+  // The lock and its journal: recovery, redelivery and maxsize claims only.
   uint32_t lock;              // 0x100  futex word
   uint32_t journal_armed;     // 0x104
   uint32_t journal_count;     // 0x108
   uint32_t reserved2;         // 0x10c
-  uint64_t head;              // 0x110  first record not yet passed by consumers
-  uint64_t tail;              // 0x118  where the next record goes
-  uint64_t free_pos;          // 0x120  bytes before this are reusable
-  uint64_t count;             // 0x128  messages queued (claimed by puts, not by gets)
-  uint64_t redeliver;         // 0x130  records in state kRedeliver
-  uint64_t reserved3;         // 0x138
-  JournalEntry journal[kJournalMax];  // 0x140
-  uint8_t pad2[0x200 - 0x1c0];
+  JournalEntry journal[kJournalMax];  // 0x110
+  uint8_t pad2[0x200 - 0x190];
 
-  uint32_t data_seq;       // 0x200  futex: bumped by every commit
-  uint32_t data_waiters;   // 0x204
-  uint8_t pad3[0x280 - 0x208];
-  uint32_t space_seq;      // 0x280  futex: bumped by every finished get
-  uint32_t space_waiters;  // 0x284
-  uint8_t pad4[0x400 - 0x288];
+  uint64_t tail;  // 0x200  producers: where the next record goes
+  uint64_t puts;  // 0x208  messages ever claimed (maxsize queues; under lock)
+  uint8_t pad3[0x280 - 0x210];
+  uint64_t head;  // 0x280  consumers: first record not yet claimed or skipped
+  uint8_t pad4[0x300 - 0x288];
+  uint64_t free;  // 0x300  freed messages << 32 | (free position / 64) mod 2^32
+  uint8_t pad5[0x380 - 0x308];
+  uint32_t data_seq;       // 0x380  futex: "something to get"
+  uint32_t data_waiters;   // 0x384
+  uint8_t pad6[0x400 - 0x388];
+  uint32_t space_seq;      // 0x400  futex: "room to put"
+  uint32_t space_waiters;  // 0x404
+  uint8_t pad7[0x480 - 0x408];
+};
+
+// A claim in flight, written by its thread before the claiming CAS and
+// cleared once the record is committed or done: what recovery needs to
+// resolve the claim if the process dies in between.
+struct Intent {
+  uint64_t word;  // position | kIntentPut/kIntentGet, 0 = none
+  uint32_t size;  // put: bytes claimed (pad + record)
+  uint32_t len;   // put: payload bytes, or kNoRecord for a pad alone
 };
 
 // One per attached handle (a process's view of the queue).
@@ -124,22 +149,29 @@ struct Slot {
   uint32_t space_waiting;  // this participant's share of space_waiters
   uint64_t attach_time_ns;
   uint8_t pad[40];
+  Intent intents[kIntents];  // 0x40
 };
 
 // At every record boundary in the ring.
 struct RecordHeader {
-  uint64_t state;  // position | status
+  uint64_t state;  // tag(position) | status
   uint64_t info;   // owner (slot + 1) << 32 | length (payload bytes; pad bytes for kPad)
 };
 
-static_assert(sizeof(Control) == 0x400, "Control must be 1 KiB");
+static_assert(sizeof(Control) == 0x480, "layout");
 static_assert(offsetof(Control, queue_state) == 0x80, "layout");
 static_assert(offsetof(Control, recover_time_ns) == 0xa0, "layout");
+static_assert(offsetof(Control, redeliver) == 0xa8, "layout");
 static_assert(offsetof(Control, lock) == 0x100, "layout");
-static_assert(offsetof(Control, head) == 0x110, "layout");
-static_assert(offsetof(Control, journal) == 0x140, "layout");
-static_assert(offsetof(Control, data_seq) == 0x200, "layout");
-static_assert(offsetof(Control, space_seq) == 0x280, "layout");
+static_assert(offsetof(Control, journal) == 0x110, "layout");
+static_assert(offsetof(Control, tail) == 0x200, "layout");
+static_assert(offsetof(Control, puts) == 0x208, "layout");
+static_assert(offsetof(Control, head) == 0x280, "layout");
+static_assert(offsetof(Control, free) == 0x300, "layout");
+static_assert(offsetof(Control, data_seq) == 0x380, "layout");
+static_assert(offsetof(Control, space_seq) == 0x400, "layout");
+static_assert(sizeof(Intent) == 16, "layout");
+static_assert(offsetof(Slot, intents) == 0x40, "layout");
 static_assert(sizeof(Slot) == kSlotSize, "layout");
 static_assert(sizeof(RecordHeader) == kRecordHeader, "layout");
 
@@ -161,6 +193,14 @@ inline T load_relaxed(const T *p) {
 template <typename T>
 inline void store(T *p, T v) {
   __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+template <typename T>
+inline T load_seq(const T *p) {
+  return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+template <typename T>
+inline void store_relaxed(T *p, T v) {
+  __atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 template <typename T>
 inline void store_seq(T *p, T v) {

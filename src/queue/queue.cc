@@ -8,20 +8,16 @@
 namespace mproc {
 namespace queue {
 
-// Marks the calling thread as inside an operation on this handle, after
-// attaching this process to the segment if it has not yet (or was forked).
+// Attaches this process to the segment first if it has not yet (or was
+// forked since).
 class Queue::Op {
  public:
-  explicit Op(Segment &seg) : seg_(seg), rc_(seg.enter()) {}
-  ~Op() {
-    if (rc_ == MPROC_OK) seg_.leave();
-  }
+  explicit Op(Segment &seg) : rc_(seg.enter()) {}
   Op(const Op &) = delete;
   Op &operator=(const Op &) = delete;
   int rc() const { return rc_; }
 
  private:
-  Segment &seg_;
   int rc_;
 };
 
@@ -74,7 +70,8 @@ int Queue::finish(std::unique_ptr<Segment> seg, std::unique_ptr<Queue> *out) {
   return MPROC_OK;
 }
 
-int Queue::recover_hook(void *self) { return static_cast<Queue *>(self)->ring_.recover(true); }
+// Attaching took over a dead participant's slot: its claims are stale.
+int Queue::recover_hook(void *self) { return static_cast<Queue *>(self)->ring_.recover(true, true); }
 
 int Queue::put(const void *data, size_t len, double timeout) {
   Deadline dl;
@@ -91,7 +88,10 @@ int Queue::put(const void *data, size_t len, double timeout) {
         if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
         return ring_.claim_put(static_cast<uint32_t>(len), may_pad, &claim);
       },
-      [&] { ring_.recover(false); });
+      [&] {
+        ring_.unstick();
+        ring_.recover(false, false);
+      });
   if (rc != MPROC_OK) return rc;
   ring_.publish(claim, data);
   return MPROC_OK;
@@ -115,7 +115,7 @@ int Queue::get_until(void *buf, size_t cap, size_t *len, const Deadline &dl) {
         if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
         return ring_.claim_get(cap, &claim, &needed);
       },
-      [&] { ring_.recover(false); });
+      [&] { ring_.recover(false, false); });
   if (rc != MPROC_OK) {
     ring_.pass_on_data();
     if (rc == MPROC_E_TOOBIG) *len = needed;
@@ -159,11 +159,7 @@ int Queue::get_alloc(void **data, size_t *len, double timeout) {
 
 int64_t Queue::qsize() const { return ring_.qsize(); }
 
-int Queue::empty() const {
-  int64_t n = ring_.qsize();
-  if (n < 0) return static_cast<int>(n);
-  return n == 0 ? 1 : 0;
-}
+int Queue::empty() const { return ring_.empty(); }
 
 int Queue::full() {
   Op op(*seg_);

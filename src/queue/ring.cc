@@ -1,7 +1,12 @@
 #include "queue/ring.h"
 
 #include <climits>
+#include <cstdarg>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <unistd.h>
 
 #include "mproc/mproc-common.h"
 #include "queue/crashpoint.h"
@@ -10,137 +15,23 @@ namespace mproc {
 namespace queue {
 
 namespace {
-// Lock waits: a short spin (holders hold it for a few dozen stores), then
-// sleeps of this length between checks that the holder is still alive.
-constexpr int kLockSpin = 64;
-constexpr long kLockSliceNs = 10 * 1000 * 1000;
+constexpr uint64_t kUnitMask = 0xffffffff;
+
+// The free word: messages freed so far (mod 2^32) << 32 | free / 64 (mod 2^32).
+uint64_t pack_free(uint64_t pos, uint32_t freed) {
+  return uint64_t{freed} << 32 | ((pos / kRecordAlign) & kUnitMask);
+}
+uint32_t freed_of(uint64_t word) { return static_cast<uint32_t>(word >> 32); }
 }  // namespace
-
-// Holds the queue lock for one scope. Nothing inside a section may throw.
-class Ring::Section {
- public:
-  explicit Section(Ring &r) : r_(r), rc_(r.lock()) {}
-  ~Section() { r_.unlock(); }
-  Section(const Section &) = delete;
-  Section &operator=(const Section &) = delete;
-  int rc() const { return rc_; }
-
- private:
-  Ring &r_;
-  int rc_;
-};
-
-// A set of 64-bit stores that must happen together: journaled, then
-// applied, so a holder killed half-way is completed by the next holder.
-class Ring::Txn {
- public:
-  explicit Txn(Ring &r) : r_(r) {}
-  void set(uint64_t *word, uint64_t value) {
-    e_[n_].offset = static_cast<uint64_t>(reinterpret_cast<uint8_t *>(word) - r_.seg_.base());
-    e_[n_].value = value;
-    n_++;
-  }
-  void commit() {
-    Control *c = r_.c_;
-    for (uint32_t i = 0; i < n_; i++) {
-      store(&c->journal[i].offset, e_[i].offset);
-      store(&c->journal[i].value, e_[i].value);
-    }
-    store(&c->journal_count, n_);
-    store_seq(&c->journal_armed, 1u);
-    for (uint32_t i = 0; i < n_; i++) {
-      if (i == n_ / 2) crashpoint(kCpTxnHalf);
-      store(r_.word_at(e_[i].offset), e_[i].value);
-    }
-    crashpoint(kCpTxnApplied);
-    store_seq(&c->journal_armed, 0u);
-  }
-
- private:
-  Ring &r_;
-  uint32_t n_ = 0;
-  JournalEntry e_[kJournalMax];
-};
 
 Ring::Ring(Segment &seg)
     : seg_(seg),
       c_(seg.control()),
       ring_(seg.ring()),
       geo_(seg.geometry()),
+      lock_(seg),
       slot_words_(seg.geometry().nslots),
       liveness_(seg.geometry().nslots) {}
-
-// ---------------------------------------------------------------- the lock
-
-int Ring::lock() {
-  const uint32_t me = seg_.self() + 1;
-  uint32_t expected = 0;
-  bool stolen = false;
-  if (!cas(&c_->lock, &expected, me)) stolen = lock_slow(me);
-  crashpoint(kCpLockHeld);
-  int rc = MPROC_OK;
-  if (load(&c_->journal_armed) != 0) rc = roll_forward();
-  // A holder died: whatever else it owned is probably stuck too.
-  if (rc == MPROC_OK && stolen) rc = recover_locked();
-  return rc;
-}
-
-// Returns true when the lock was taken over from a dead holder.
-bool Ring::lock_slow(uint32_t me) {
-  uint32_t *w = &c_->lock;
-  for (int i = 0; i < kLockSpin; i++) {
-    cpu_relax();
-    uint32_t v = load_relaxed(w);
-    if (v == 0 && cas(w, &v, me)) return false;
-  }
-  // Once we have slept we take the lock marked "waiters", so that our
-  // unlock wakes whoever may still sleep (the classic three-state mutex).
-  const uint32_t want = me | kLockWaiters;
-  for (;;) {
-    uint32_t v = load(w);
-    if (v == 0) {
-      if (cas(w, &v, want)) return false;
-      continue;
-    }
-    if (!(v & kLockWaiters)) {
-      uint32_t marked = v | kLockWaiters;
-      if (!cas(w, &v, marked)) continue;
-      v = marked;
-    }
-    timespec rel = {0, kLockSliceNs};
-    int err = futex_wait(w, v, &rel);
-    // Only a holder that kept the lock for a whole slice is checked.
-    if (err == ETIMEDOUT && !seg_.alive((v & kLockOwnerMask) - 1) && cas(w, &v, want)) return true;
-  }
-}
-
-void Ring::unlock() {
-  if (exchange(&c_->lock, 0u) & kLockWaiters) futex_wake(&c_->lock, 1);
-}
-
-int Ring::roll_forward() {
-  uint32_t n = load(&c_->journal_count);
-  if (n > kJournalMax) return broken();
-  for (uint32_t i = 0; i < n; i++) {
-    uint64_t off = load(&c_->journal[i].offset);
-    uint64_t value = load(&c_->journal[i].value);
-    if (!journal_target_ok(off)) return broken();
-    store(word_at(off), value);
-  }
-  store_seq(&c_->journal_armed, 0u);
-  return MPROC_OK;
-}
-
-// The words a journal may name: the indices and counters, the recovery
-// statistics, and the two header words of a record.
-bool Ring::journal_target_ok(uint64_t off) const {
-  if (off % 8 != 0) return false;
-  if (off >= offsetof(Control, stat_abandoned) && off < offsetof(Control, recover_time_ns)) return true;
-  if (off >= offsetof(Control, head) && off < offsetof(Control, reserved3)) return true;
-  if (off < geo_.ring_offset || off >= geo_.ring_offset + geo_.capacity) return false;
-  uint64_t in_record = (off - geo_.ring_offset) % kRecordAlign;
-  return in_record == 0 || in_record == 8;
-}
 
 // ------------------------------------------------------- state and records
 
@@ -150,25 +41,66 @@ int Ring::state_code(uint32_t *st) const {
   return MPROC_E_BAD_SEGMENT;
 }
 
-int Ring::broken() {
+namespace {
+thread_local char diag_buf[512];
+}
+void diag_note(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(diag_buf, sizeof diag_buf, fmt, ap);
+  va_end(ap);
+}
+
+int Ring::broken(const char *why) {
+  static const bool debug = getenv("MPROC_DEBUG_BROKEN") != nullptr;
+  if (debug)
+    fprintf(stderr, "MPROC BROKEN pid=%d self=%u why=%s last=[%s] free=%llx head=%llx tail=%llx\n", getpid(),
+            seg_.self(), why, diag_buf, (unsigned long long)load(&c_->free), (unsigned long long)load(&c_->head),
+            (unsigned long long)load(&c_->tail));
+  if (debug) {
+    uint64_t t = load(&c_->tail);
+    std::string out;
+    char tmp[160];
+    for (uint64_t p = t - geo_.capacity; p < t; p += kRecordAlign) {
+      uint64_t st = load(state_word(p)), info = load(info_word(p));
+      long lap = 0;
+      bool hit = false;
+      for (long k = -2; k <= 2; k++)
+        if ((st & ~kStatusMask) == tag(p + k * (int64_t)geo_.capacity)) { lap = k; hit = true; }
+      if (!hit) continue;
+      snprintf(tmp, sizeof tmp, " %llx:%s%ld/s%llu/o%llu/l%llu", (unsigned long long)p, "L", lap,
+               (unsigned long long)(st & kStatusMask), (unsigned long long)(info >> 32), (unsigned long long)(uint32_t)info);
+      out += tmp;
+    }
+    fprintf(stderr, "MPROC RING%s\n", out.c_str());
+    out.clear();
+    for (uint32_t s = 0; s < geo_.nslots; s++) {
+      uint32_t w = load(&seg_.slot_at(s)->state);
+      for (uint32_t i = 0; i < kIntents; i++) {
+        const Intent *in = seg_.intent(s, static_cast<int>(i));
+        uint64_t iw = load(&in->word);
+        if (!iw) continue;
+        snprintf(tmp, sizeof tmp, " s%u(w%x,%s)i%u:%llx/%u/%u", s, w, s == seg_.self() ? "me" : (seg_.alive(s) ? "alive" : "dead"), i,
+                 (unsigned long long)iw, load(&in->size), load(&in->len));
+        out += tmp;
+      }
+    }
+    fprintf(stderr, "MPROC INTENTS%s\n", out.c_str());
+  }
   store_seq(&c_->queue_state, uint32_t{kStateBroken});
   wake_all();
   return MPROC_E_BAD_SEGMENT;
 }
 
-int Ring::load_indices(Indices *ix) {
-  ix->free = load(&c_->free_pos);
-  ix->head = load(&c_->head);
-  ix->tail = load(&c_->tail);
-  bool ok = ix->free <= ix->head && ix->head <= ix->tail && ix->tail - ix->free <= geo_.capacity &&
-            (ix->free | ix->head | ix->tail) % kRecordAlign == 0;
-  return ok ? MPROC_OK : broken();
-}
-
-// Reads the record at pos, which must end by limit. False: corrupt.
-bool Ring::read_rec(uint64_t pos, uint64_t limit, Rec *r) const {
+// Reads and validates the header at pos: every length is checked against
+// the ring before anybody uses it.
+Ring::RecRead Ring::read_rec(uint64_t pos, Rec *r) const {
+  if (pos % kRecordAlign != 0) {
+    diag_note("read_rec unaligned pos=%llx", (unsigned long long)pos);
+    return kRecBad;
+  }
   uint64_t st = load(state_word(pos));
-  if ((st & ~kStatusMask) != pos) return false;
+  if ((st & ~kStatusMask) != tag(pos)) return kRecUnheaded;
   uint64_t info = load(info_word(pos));
   r->status = st & kStatusMask;
   r->len = static_cast<uint32_t>(info);
@@ -177,255 +109,413 @@ bool Ring::read_rec(uint64_t pos, uint64_t limit, Rec *r) const {
   if (r->status == kPad) {
     // A pad always runs to the end of the ring.
     r->size = r->len;
-    if (r->size == 0 || r->size % kRecordAlign != 0 || off + r->size != geo_.capacity) return false;
-  } else if (r->status >= kWriting && r->status <= kRedeliver) {
-    if (r->len > geo_.max_message) return false;
+    if (r->size == 0 || r->size % kRecordAlign != 0 || off + r->size != geo_.capacity) {
+      diag_note("read_rec pad pos=%llx info=%llx", (unsigned long long)pos, (unsigned long long)info);
+      return kRecBad;
+    }
+  } else if (r->status >= kWriting && r->status <= kTaken) {
     r->size = record_size(r->len);
-    if (off + r->size > geo_.capacity) return false;
+    if (r->len > geo_.max_message || off + r->size > geo_.capacity) {
+      diag_note("read_rec len pos=%llx st=%llx info=%llx", (unsigned long long)pos, (unsigned long long)st, (unsigned long long)info);
+      return kRecBad;
+    }
   } else {
+    diag_note("read_rec status pos=%llx st=%llx info=%llx", (unsigned long long)pos, (unsigned long long)st, (unsigned long long)info);
+    return kRecBad;
+  }
+  return kRecOk;
+}
+
+// The free position from its word, given a position ref read after it
+// (head or tail, never more than a ring ahead). False: corrupt.
+bool Ring::decode_free(uint64_t word, uint64_t ref, uint64_t *pos) const {
+  uint64_t behind = ((ref / kRecordAlign - word) & kUnitMask) * kRecordAlign;
+  if (ref % kRecordAlign != 0 || behind > geo_.capacity || behind > ref) {
+    diag_note("decode_free word=%llx ref=%llx behind=%llx", (unsigned long long)word, (unsigned long long)ref, (unsigned long long)behind);
     return false;
   }
-  return r->size <= limit - pos;
+  *pos = ref - behind;
+  return true;
 }
 
-// Moves head past records nobody needs to claim any more, and free past
-// records nobody reads any more. Each index is one store, consistent alone.
-int Ring::settle(Indices *ix) {
-  uint64_t h = ix->head;
-  while (h < ix->tail) {
-    Rec r;
-    if (!read_rec(h, ix->tail, &r)) return broken();
-    if (r.status == kWriting || r.status == kCommitted || r.status == kRedeliver) break;
-    h += r.size;
+// Free and tail as of one instant: tail is read between two reads of an
+// unchanged free, so tail - free <= capacity held when it was read (without
+// the second read, consumers and producers could both move a lap between).
+int Ring::load_free(uint64_t *free_pos, uint64_t *tail, uint32_t *freed) const {
+  uint64_t word = load(&c_->free);
+  for (int tries = 0; tries < 1000; tries++) {
+    *tail = load(&c_->tail);
+    uint64_t again = load(&c_->free);
+    if (again != word) {
+      word = again;
+      continue;
+    }
+    *freed = freed_of(word);
+    return decode_free(word, *tail, free_pos) ? MPROC_OK : MPROC_E_BAD_SEGMENT;
   }
-  if (h != ix->head) {
-    store(&c_->head, h);
-    ix->head = h;
-  }
-  uint64_t f = ix->free;
-  while (f < h) {
+  return kAgain;  // still moving: the caller tries again later
+}
+
+// Moves free past done, pad and abandoned records, counting the messages;
+// true if it moved. Anybody may run it; every step is one CAS.
+bool Ring::advance_free() {
+  bool moved = false;
+  uint64_t word = load_seq(&c_->free);
+  for (uint64_t n = 0; n <= geo_.capacity / kRecordAlign; n++) {
+    uint64_t h = load(&c_->head);
+    uint64_t f;
+    if (!decode_free(word, h, &f) || f >= h) break;
     Rec r;
-    if (!read_rec(f, h, &r)) return broken();
+    if (read_rec(f, &r) != kRecOk || r.size > h - f) break;
     if (r.status != kDone && r.status != kPad && r.status != kAbandoned) break;
-    f += r.size;
+    uint64_t next = pack_free(f + r.size, freed_of(word) + (r.status == kPad ? 0 : 1));
+    if (cas(&c_->free, &word, next)) {
+      word = next;
+      moved = true;
+      crashpoint(kCpFreeAdvanced);
+    }
   }
-  if (f != ix->free) {
-    store(&c_->free_pos, f);
-    ix->free = f;
-  }
-  return MPROC_OK;
+  return moved;
 }
 
-void Ring::add_pad(Txn *tx, uint64_t pos, uint64_t size) {
-  tx->set(info_word(pos), size);
-  tx->set(state_word(pos), pos | kPad);
+// Moves head past what nobody claims at head (pads, abandoned records,
+// records taken or redelivered out of order), as a consumer would: a
+// producer short of room may do it too, so that an idle consumer side does
+// not hold back space, and full() does, so that it is exact when quiescent.
+void Ring::skip_unclaimable() {
+  uint64_t h = load(&c_->head);
+  for (uint64_t n = 0; n <= geo_.capacity / kRecordAlign; n++) {
+    Rec r;
+    if (read_rec(h, &r) != kRecOk || r.status == kCommitted || r.status == kWriting) return;
+    if (cas(&c_->head, &h, h + r.size)) h += r.size;
+  }
 }
 
-// ---------------------------------------------------------------- put/get
+// ---------------------------------------------------------------- intents
+
+void Ring::set_intent(int i, uint64_t word, uint32_t size, uint32_t len) {
+  Intent *in = seg_.intent(seg_.self(), i);
+  store_relaxed(&in->size, size);
+  store_relaxed(&in->len, len);
+  // Published to recovery by the release half of the claiming CAS.
+  store(&in->word, word);
+}
+
+void Ring::drop_intent(int *i) {
+  if (*i < 0) return;
+  store(&seg_.intent(seg_.self(), *i)->word, uint64_t{0});
+  seg_.give_intent(*i);
+  *i = -1;
+}
+
+// ---------------------------------------------------------------- put
+
+// The free position to judge room from t with: the cached copy, or a fresh
+// one when the cached copy says size bytes do not fit. Only consumers move
+// free on the fast path (unstick() is the waiting producer's fallback), so a
+// producer short of room reads one line the consumers write and nothing
+// else. kAgain: t is stale, reload it.
+int Ring::room(uint64_t t, uint64_t size, uint64_t *free_pos) {
+  // Acquire/release: whoever refreshed the copy saw the consumers' release
+  // of that space, and a thread of ours that uses the copy must too.
+  uint64_t f = free_cache_.load(std::memory_order_acquire);
+  if (f <= t && fits(t, f, size)) {
+    *free_pos = f;
+    return MPROC_OK;
+  }
+  {
+    uint64_t now_t;
+    uint32_t freed;
+    int rc = load_free(&f, &now_t, &freed);
+    if (rc != MPROC_OK) return rc == kAgain ? kAgain : broken("room load_free");
+    free_cache_.store(f, std::memory_order_release);
+    *free_pos = f;
+    if (now_t != t) return kAgain;
+    return MPROC_OK;
+  }
+}
 
 int Ring::claim_put(uint32_t len, bool may_pad, Claim *out) {
-  Section section(*this);
-  if (section.rc() != MPROC_OK) return section.rc();
   uint32_t st;
   int rc = state_code(&st);
   if (rc != MPROC_OK) return rc;
   if (st != kStateOpen) return MPROC_E_CLOSED;
-  Indices ix;
-  if ((rc = load_indices(&ix)) != MPROC_OK || (rc = settle(&ix)) != MPROC_OK) return rc;
+  if (geo_.maxsize != 0) return claim_put_counted(len, may_pad, out);
 
   const uint64_t need = record_size(len);
-  const uint64_t owner = uint64_t{seg_.self() + 1} << 32;
+  int intent = -1;
   for (;;) {
-    uint64_t count = load(&c_->count);
-    if (geo_.maxsize != 0 && count >= geo_.maxsize) return kAgain;
-    uint64_t off = ix.tail % geo_.capacity;
-    uint64_t room = geo_.capacity - (ix.tail - ix.free);
+    uint64_t t = load(&c_->tail);
+    if (t % kRecordAlign != 0) {
+      drop_intent(&intent);
+      return broken("put tail align");
+    }
+    uint64_t off = t % geo_.capacity;
     uint64_t pad = off + need > geo_.capacity ? geo_.capacity - off : 0;
-    if (pad + need <= room) {
-      Txn tx(*this);
-      if (pad) add_pad(&tx, ix.tail, pad);
-      uint64_t r = ix.tail + pad;
-      tx.set(info_word(r), owner | len);
-      tx.set(state_word(r), r | kWriting);
+    uint64_t size = pad + need;
+    uint64_t f;
+    rc = room(t, size, &f);
+    if (rc == kAgain) continue;
+    if (rc != MPROC_OK) {
+      drop_intent(&intent);
+      return rc;
+    }
+    uint32_t rec_len = len;
+    if (!fits(t, f, size)) {
+      // The message must start at the ring's beginning. Closing the end with
+      // a pad costs nothing on an empty ring (it is passed at once); on a
+      // busy one only a put that waits anyway does it, so a failed nowait
+      // put leaves no trace.
+      if (pad == 0 || !fits(t, f, pad) || !(may_pad || f == t)) {
+        drop_intent(&intent);
+        return kAgain;
+      }
+      size = pad;
+      rec_len = kNoRecord;
+    }
+    if (intent < 0) intent = seg_.take_intent();
+    set_intent(intent, t | kIntentPut, static_cast<uint32_t>(size), rec_len);
+    crashpoint(kCpPutIntent);
+    if (!cas(&c_->tail, &t, t + size)) continue;
+    crashpoint(kCpPutClaimed);
+    if (pad) {
+      store(info_word(t), pad);
+      store(state_word(t), tag(t) | kPad);
+    }
+    if (rec_len == kNoRecord) {
+      store(&seg_.intent(seg_.self(), intent)->word, uint64_t{0});
+      // On a ring with nothing left to read, pass our own pad at once: no
+      // consumer may come to do it, and the message needs its space.
+      uint64_t h = t;
+      if (cas(&c_->head, &h, t + pad)) advance_free();
+      continue;
+    }
+    // Headed at once, so that consumers can step over it to later messages.
+    const uint64_t r = t + pad;
+    store_relaxed(info_word(r), owner_info(len));
+    store(state_word(r), tag(r) | kWriting);
+    out->pos = r;
+    out->len = len;
+    out->intent = intent;
+    return MPROC_OK;
+  }
+}
+
+// maxsize queues: the count check and the claim in one journaled step.
+int Ring::claim_put_counted(uint32_t len, bool may_pad, Claim *out) {
+  advance_free();
+  Section section(*this);
+  if (section.rc() != MPROC_OK) return section.rc();
+  const uint64_t need = record_size(len);
+  for (;;) {
+    uint64_t f, t;
+    uint32_t freed;
+    int rc = load_free(&f, &t, &freed);
+    if (rc == kAgain) return kAgain;
+    if (rc != MPROC_OK || t % kRecordAlign != 0) return broken("put counted load_free");
+    uint64_t puts = load(&c_->puts);
+    if (static_cast<uint32_t>(puts) - freed >= geo_.maxsize) return kAgain;
+    uint64_t off = t % geo_.capacity;
+    uint64_t pad = off + need > geo_.capacity ? geo_.capacity - off : 0;
+    uint64_t space = geo_.capacity - (t - f);
+    // Tail first: a header a consumer may pass must never lie beyond it.
+    Lock::Txn tx(lock_);
+    if (pad + need <= space) {
+      uint64_t r = t + pad;
       tx.set(&c_->tail, r + need);
-      tx.set(&c_->count, count + 1);
+      tx.set(&c_->puts, puts + 1);
+      if (pad) {
+        tx.set(info_word(t), pad);
+        tx.set(state_word(t), tag(t) | kPad);
+      }
+      tx.set(info_word(r), owner_info(len));
+      tx.set(state_word(r), tag(r) | kWriting);
       tx.commit();
+      crashpoint(kCpPutClaimed);
       out->pos = r;
       out->len = len;
       return MPROC_OK;
     }
-    // The message must start at the ring's beginning. Closing the end with
-    // a pad costs nothing on an empty ring (it is passed at once); on a
-    // busy one only a put that waits anyway does it, so a failed nowait
-    // put leaves no trace.
-    if (pad == 0 || pad > room || !(may_pad || ix.free == ix.tail)) return kAgain;
-    Txn tx(*this);
-    add_pad(&tx, ix.tail, pad);
-    tx.set(&c_->tail, ix.tail + pad);
+    if (pad == 0 || pad > space || !(may_pad || f == t)) return kAgain;
+    tx.set(&c_->tail, t + pad);
+    tx.set(info_word(t), pad);
+    tx.set(state_word(t), tag(t) | kPad);
     tx.commit();
-    ix.tail += pad;
-    if ((rc = settle(&ix)) != MPROC_OK) return rc;
   }
 }
 
-void Ring::publish(const Claim &c, const void *data) {
-  crashpoint(kCpPutClaimed);
+void Ring::publish(Claim &c, const void *data) {
   if (c.len) copy_with_crashpoint(payload(c.pos), data, c.len, kCpPutCopy);
   crashpoint(kCpPutCopied);
-  store(state_word(c.pos), c.pos | kCommitted);
+  // Sequentially consistent: the Dekker edge with a consumer going to sleep.
+  store_seq(state_word(c.pos), tag(c.pos) | kCommitted);
   crashpoint(kCpPutCommitted);
+  drop_intent(&c.intent);
   notify(data_ec(), 1);
 }
 
+// ---------------------------------------------------------------- get
+
 int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
-  Section section(*this);
-  if (section.rc() != MPROC_OK) return section.rc();
   uint32_t st;
   int rc = state_code(&st);
   if (rc != MPROC_OK) return rc;
   if (st == kStateShutdownNow) return MPROC_E_CLOSED;
-  Indices ix;
-  if ((rc = load_indices(&ix)) != MPROC_OK || (rc = settle(&ix)) != MPROC_OK) return rc;
-
-  // Oldest first. Records still being written are skipped, so a message
-  // whose put returned is deliverable even behind a slower producer
-  // (order per producer is kept: a producer's next put claims later).
-  // Redelivered records sit behind head, so then the scan starts at free.
-  uint64_t redeliver = load(&c_->redeliver);
-  // Settled, free < head means a get is still copying out behind head:
-  // if its consumer died, that message comes back.
-  bool in_flight = ix.free != ix.head;
-  for (uint64_t p = redeliver ? ix.free : ix.head; p < ix.tail;) {
+  if (load(&c_->redeliver) != 0) {
+    bool found = false;
+    rc = claim_redelivered(cap, out, needed, &found);
+    if (rc != MPROC_OK || found) return rc;
+  }
+  // The first committed record from head on, taken by a CAS of its state
+  // word to TAKEN; head then moves past it. Records still being written are
+  // stepped over, so a message whose put returned is deliverable even
+  // behind a slower producer. A producer's own messages stay in order: each
+  // put claims after its previous one committed.
+  int intent = -1;
+  uint64_t h = load(&c_->head);
+  uint64_t p = h;
+  for (uint64_t n = 0; n <= 2 * (geo_.capacity / kRecordAlign); n++) {
     Rec r;
-    if (!read_rec(p, ix.tail, &r)) return broken();
-    if (r.status == kCommitted || r.status == kRedeliver) {
-      if (r.len > cap) {
-        *needed = r.len;
-        return MPROC_E_TOOBIG;
+    RecRead rr = read_rec(p, &r);
+    if (rr != kRecOk || (p == h && r.status != kCommitted && r.status != kWriting)) {
+      uint64_t again = load(&c_->head);
+      if (again != h) {  // taken (and maybe reused) under us
+        h = p = again;
+        continue;
       }
-      uint64_t count = load(&c_->count);
-      Txn tx(*this);
-      tx.set(info_word(p), uint64_t{seg_.self() + 1} << 32 | r.len);
-      tx.set(state_word(p), p | kReading);
-      tx.set(&c_->count, count ? count - 1 : 0);
-      if (r.status == kRedeliver) tx.set(&c_->redeliver, redeliver ? redeliver - 1 : 0);
-      tx.commit();
+      if (rr == kRecBad) {
+        drop_intent(&intent);
+        return broken("get bad rec");
+      }
+      if (rr == kRecUnheaded) break;  // the end, or a claim not yet headed
+      // Nobody claims these at head: pads, abandoned records, and records
+      // already taken or redelivered out of order. One taken and done
+      // ahead of head waited for head to pass it before free could.
+      if (cas(&c_->head, &h, h + r.size) && r.status == kDone && advance_free())
+        notify(space_ec(), INT_MAX);
+      h = p = load(&c_->head);
+      continue;
+    }
+    if (r.status != kCommitted) {
+      p += r.size;  // being written (or, past head, already passed on)
+      continue;
+    }
+    if (r.len > cap) {
+      drop_intent(&intent);
+      *needed = r.len;
+      return MPROC_E_TOOBIG;
+    }
+    if (p != h && !still_writing(h, p)) {
+      h = p = load(&c_->head);  // what we stepped over committed meanwhile
+      continue;
+    }
+    if (intent < 0) intent = seg_.take_intent();
+    set_intent(intent, p | kIntentGet, static_cast<uint32_t>(r.size), r.len);
+    crashpoint(kCpGetIntent);
+    // The state word decides between consumers at head and ahead of it.
+    uint64_t committed = tag(p) | kCommitted;
+    if (cas(state_word(p), &committed, tag(p) | kTaken)) {
+      crashpoint(kCpGetClaimed);
+      if (p == h) cas(&c_->head, &h, h + r.size);  // else whoever reaches it passes it
       out->pos = p;
       out->len = r.len;
+      out->intent = intent;
       return MPROC_OK;
     }
-    if (r.status == kWriting || r.status == kReading) in_flight = true;
-    p += r.size;
+    h = p = load(&c_->head);
   }
-  // Shut down: drained once nothing is left and nothing can come back.
-  if (st == kStateShutdown && !in_flight) return MPROC_E_CLOSED;
+  drop_intent(&intent);
+  return nothing_ready(st, h);
+}
+
+// Whether no record in [from, to), stepped over as being written, has been
+// committed since. Asked after seeing the record at `to` committed: a
+// producer commits each message before it claims its next, so if one of
+// these was that producer's, it now reads as committed, and the
+// scan must start over to keep that producer's order.
+bool Ring::still_writing(uint64_t from, uint64_t to) const {
+  for (uint64_t q = from; q < to;) {
+    Rec r;
+    if (read_rec(q, &r) != kRecOk || r.status == kCommitted) return false;
+    q += r.size;
+  }
+  return true;
+}
+
+// Shut down: drained once nothing is left and nothing can come back.
+int Ring::nothing_ready(uint32_t st, uint64_t h) {
+  if (st != kStateShutdown) return kAgain;
+  advance_free();
+  uint64_t f, t;
+  uint32_t freed;
+  int rc = load_free(&f, &t, &freed);
+  if (rc != MPROC_OK) return rc == kAgain ? kAgain : broken("nothing_ready load_free");
+  if (t == h && f == h && load(&c_->redeliver) == 0) return MPROC_E_CLOSED;
   return kAgain;
 }
 
-void Ring::consume(const Claim &c, void *buf) {
-  crashpoint(kCpGetClaimed);
-  if (c.len) copy_with_crashpoint(buf, payload(c.pos), c.len, kCpGetCopy);
-  crashpoint(kCpGetCopied);
-  store(state_word(c.pos), c.pos | kDone);
-  crashpoint(kCpGetDone);
-  // Every producer: they wait for different amounts of room.
-  notify(space_ec(), INT_MAX);
-}
-
-// ---------------------------------------------------------------- recovery
-
-int Ring::recover(bool force) {
-  if (!force) {
-    // One scan per slice for the whole queue is plenty; the CAS elects
-    // the participant that does it.
-    uint64_t now = static_cast<uint64_t>(monotonic_ns());
-    uint64_t last = load(&c_->recover_time_ns);
-    if (last <= now && now - last < static_cast<uint64_t>(kSliceNs)) return MPROC_OK;
-    if (!cas(&c_->recover_time_ns, &last, now)) return MPROC_OK;
-  }
+// Redelivered records sit behind head; they are rare, so they are found by
+// a walk from free and claimed under the lock.
+int Ring::claim_redelivered(size_t cap, Claim *out, size_t *needed, bool *found) {
   Section section(*this);
   if (section.rc() != MPROC_OK) return section.rc();
-  return recover_locked();
-}
-
-bool Ring::owner_gone(uint32_t owner) const {
-  if (owner == 0 || owner > geo_.nslots) return true;  // never a real owner
-  uint32_t s = owner - 1;
-  if (s == seg_.self()) return !seg_.alive(s);
-  return liveness_[s] != kAlive;
-}
-
-int Ring::recover_locked() {
-  const uint32_t self = seg_.self();
-  for (uint32_t s = 0; s < geo_.nslots; s++) {
-    uint32_t w = load(&seg_.slot_at(s)->state);
-    slot_words_[s] = w;
-    if (s == self)
-      liveness_[s] = kAlive;  // owner_gone() asks about our own slot itself
-    else if ((w & kSlotStatusMask) == kSlotFree)
-      liveness_[s] = kGone;  // a free slot owns no record
-    else
-      liveness_[s] = seg_.alive(s) ? kAlive : kDead;
-  }
-
-  // Records of dead owners: a claimed put becomes a skipped record (its put
-  // never returned), a claimed get becomes a redelivery (its get never
-  // returned). Each change is one journaled step, so a recoverer killed
-  // half-way leaves a state the next one simply continues from.
-  bool changed = false;
-  Indices ix;
-  int rc = load_indices(&ix);
-  if (rc != MPROC_OK) return rc;
-  for (uint64_t p = ix.free; p < ix.tail;) {
-    Rec r;
-    if (!read_rec(p, ix.tail, &r)) return broken();
-    if ((r.status == kWriting || r.status == kReading) && owner_gone(r.owner)) {
-      uint64_t count = load(&c_->count);
-      Txn tx(*this);
-      if (r.status == kWriting) {
-        tx.set(state_word(p), p | kAbandoned);
-        tx.set(&c_->count, count ? count - 1 : 0);
-        tx.set(&c_->stat_abandoned, load(&c_->stat_abandoned) + 1);
-      } else {
-        tx.set(state_word(p), p | kRedeliver);
-        tx.set(&c_->count, count + 1);
-        tx.set(&c_->redeliver, load(&c_->redeliver) + 1);
-        tx.set(&c_->stat_redelivered, load(&c_->stat_redelivered) + 1);
-      }
-      tx.commit();
-      changed = true;
-      crashpoint(kCpRecoverStep);
+  if (load(&c_->redeliver) == 0) return MPROC_OK;
+  uint64_t at = 0;
+  Rec rec;
+  bool ok = walk([&](uint64_t p, const Rec &r) {
+    if (!*found && r.status == kRedeliver) {
+      *found = true;
+      at = p;
+      rec = r;
     }
-    p += r.size;
+  });
+  if (!ok) return broken("redelivered walk");
+  if (!*found) return MPROC_OK;
+  if (rec.len > cap) {
+    *needed = rec.len;
+    return MPROC_E_TOOBIG;
   }
-
-  // Then their slots, now that no record names them.
-  for (uint32_t s = 0; s < geo_.nslots; s++) {
-    if (liveness_[s] != kDead) continue;
-    Slot *slot = seg_.slot_at(s);
-    seg_.drop_waiter_residue(slot);
-    uint32_t w = slot_words_[s];
-    if (cas(&slot->state, &w, (w & ~kSlotStatusMask) | kSlotFree)) {
-      store(&c_->stat_reclaimed, load(&c_->stat_reclaimed) + 1);
-      changed = true;
-    }
-  }
-  if (changed) {
-    if ((rc = settle(&ix)) != MPROC_OK) return rc;
-    wake_all();
-  }
+  Lock::Txn tx(lock_);
+  tx.set(info_word(at), owner_info(rec.len));
+  tx.set(state_word(at), tag(at) | kReading);
+  tx.set(&c_->redeliver, load(&c_->redeliver) - 1);
+  tx.commit();
+  out->pos = at;
+  out->len = rec.len;
   return MPROC_OK;
 }
 
-int Ring::check() {
-  uint32_t st;
-  int rc = state_code(&st);
-  if (rc != MPROC_OK) return rc;
-  Section section(*this);
-  if (section.rc() != MPROC_OK) return section.rc();
-  Indices ix;
-  if ((rc = load_indices(&ix)) != MPROC_OK || (rc = settle(&ix)) != MPROC_OK) return rc;
-  return recover_locked();
+void Ring::consume(Claim &c, void *buf) {
+  if (c.len) copy_with_crashpoint(buf, payload(c.pos), c.len, kCpGetCopy);
+  crashpoint(kCpGetCopied);
+  // The oldest record in use is released by moving free past it alone.
+  // Otherwise it is marked DONE for whoever releases the one before it:
+  // sequentially consistent, the Dekker edge with that releaser's CAS.
+  bool moved = release_oldest(c.pos, record_size(c.len));
+  if (!moved) store_seq(state_word(c.pos), tag(c.pos) | kDone);
+  crashpoint(kCpGetDone);
+  drop_intent(&c.intent);
+  moved |= advance_free();
+  // Every producer: they wait for different amounts of room. The CAS that
+  // moved free orders it before the waiter check.
+  if (moved) notify(space_ec(), INT_MAX);
+}
+
+// Moves free from pos to pos + size if pos is where free is, and head has
+// passed the record (a record taken ahead of head may be the oldest in use
+// while head still points at it; free must never pass head).
+bool Ring::release_oldest(uint64_t pos, uint64_t size) {
+  uint64_t word = load(&c_->free);
+  if ((word & kUnitMask) != ((pos / kRecordAlign) & kUnitMask)) return false;
+  if (load(&c_->head) < pos + size) return false;
+  if (!cas(&c_->free, &word, pack_free(pos + size, freed_of(word) + 1))) return false;
+  crashpoint(kCpFreeAdvanced);
+  return true;
+}
+
+void Ring::unstick() {
+  skip_unclaimable();
+  advance_free();
 }
 
 // ----------------------------------------------------------------- queries
@@ -435,23 +525,71 @@ int64_t Ring::qsize() const {
   int rc = state_code(&st);
   if (rc != MPROC_OK) return rc;
   if (st == kStateShutdownNow) return 0;
-  uint64_t n = load(&c_->count);
-  return n > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(n);
+  // Redeliveries wherever they are; from head on, every message record
+  // committed or still being written (behind head, committed ones are
+  // being copied out).
+  uint64_t h = load(&c_->head);
+  int64_t n = 0;
+  bool ok = walk([&](uint64_t pos, const Rec &r) {
+    if (r.status == kRedeliver || (pos >= h && (r.status == kCommitted || r.status == kWriting))) n++;
+  });
+  return ok ? n : MPROC_E_BAD_SEGMENT;
+}
+
+int Ring::empty() const {
+  uint32_t st;
+  int rc = state_code(&st);
+  if (rc != MPROC_OK) return rc;
+  if (st == kStateShutdownNow) return 1;
+  if (load(&c_->redeliver) != 0) return 0;
+  // No record between head and tail still to be delivered: empty.
+  uint64_t h = load(&c_->head);
+  uint64_t t = load(&c_->tail);
+  for (uint64_t n = 0; h < t && n <= geo_.capacity / kRecordAlign; n++) {
+    Rec r;
+    if (read_rec(h, &r) != kRecOk || r.status == kCommitted || r.status == kWriting) return 0;
+    h += r.size;
+  }
+  return 1;
 }
 
 int Ring::full() {
-  Section section(*this);
-  if (section.rc() != MPROC_OK) return section.rc();
   uint32_t st;
   int rc = state_code(&st);
   if (rc != MPROC_OK) return rc;
   if (st == kStateShutdownNow) return 0;
-  Indices ix;
-  if ((rc = load_indices(&ix)) != MPROC_OK || (rc = settle(&ix)) != MPROC_OK) return rc;
-  if (geo_.maxsize != 0 && load(&c_->count) >= geo_.maxsize) return 1;
+  skip_unclaimable();
+  advance_free();
+  uint64_t f, t;
+  uint32_t freed;
+  rc = load_free(&f, &t, &freed);
+  if (rc == kAgain) return 0;  // moving on both sides: not full
+  if (rc != MPROC_OK) return broken("full load_free");
+  if (geo_.maxsize != 0 && static_cast<uint32_t>(load(&c_->puts)) - freed >= geo_.maxsize) return 1;
   // The smallest message is one 64-byte unit, and units never straddle
   // the ring's end, so any free unit fits it.
-  return geo_.capacity - (ix.tail - ix.free) < kRecordAlign ? 1 : 0;
+  return geo_.capacity - (t - f) < kRecordAlign ? 1 : 0;
+}
+
+int Ring::check() {
+  uint32_t st;
+  int rc = state_code(&st);
+  if (rc != MPROC_OK) return rc;
+  // Free, then head, then tail: free <= head <= tail holds even while peers
+  // move them.
+  uint64_t f, t;
+  uint32_t freed;
+  rc = load_free(&f, &t, &freed);
+  uint64_t h = load(&c_->head);
+  t = load(&c_->tail);
+  bool ok = rc == kAgain || (rc == MPROC_OK && f <= h && h <= t && h % kRecordAlign == 0);
+  if (!ok) {
+    diag_note("check rc=%d f=%llx h=%llx t=%llx", rc, (unsigned long long)f, (unsigned long long)h, (unsigned long long)t);
+    return broken("check");
+  }
+  Section section(*this);
+  if (section.rc() != MPROC_OK) return section.rc();
+  return recover_locked(false);
 }
 
 int Ring::shutdown(bool immediate) {
@@ -474,7 +612,7 @@ void Ring::wake_all() {
 }
 
 void Ring::pass_on_data() {
-  if (load(&c_->data_waiters) != 0 && load(&c_->count) != 0) notify(data_ec(), 1);
+  if (load(&c_->data_waiters) != 0 && empty() == 0) notify(data_ec(), 1);
 }
 
 EventCount Ring::data_ec() const {

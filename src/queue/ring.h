@@ -1,35 +1,49 @@
 // The ring protocol (docs/queue-layout.md, "Protocol").
 //
-// One lock in the segment guards every change to the indices, the message
-// count and the record states; payload copies run outside it, so the lock
-// is held for a few dozen stores. Each multi-word change goes through a
-// redo journal: the holder writes the new values, arms the journal, applies
-// them and disarms it. A holder killed anywhere is detected through its
-// participant lock (Segment::alive), its lock is taken over and its journal
-// re-applied, so the next holder always finds a consistent ring.
+// Puts and gets take no lock. A producer claims bytes with a CAS on `tail`
+// and heads its record WRITING at once; a consumer takes the first committed
+// record from `head` on with a CAS of its state word (stepping over records
+// still being written) and moves `head` past it; whoever finishes the oldest
+// get moves `free` on. Each side writes its own index line; a producer
+// reads `free` only when its cached copy says the ring is full, and
+// consumers wait on the record header itself, so in steady state producer
+// and consumer share only the record lines they hand over.
 //
-// Records outlive their claim: a record stays kWriting while its producer
-// copies in and kReading while its consumer copies out. Recovery turns those
-// of dead participants into kAbandoned (never delivered: the put did not
-// return) or kRedeliver (offered again: the get did not return), so a kill
-// at any instant loses nothing that was fully put and tears nothing.
+// Before each claiming CAS the thread writes an intent {kind, position,
+// size} into its participant slot. If its process dies before the record
+// is committed (put) or done (get), recovery finds the intent, checks
+// through the OFD lock that the owner is dead and that no live intent names
+// the same position, and resolves the claim with single steps: a dead put
+// becomes ABANDONED (skipped; it never returned), a dead get becomes
+// REDELIVER (offered again; it never returned). So a kill at any instant
+// loses nothing that was fully put and tears nothing.
+//
+// maxsize queues also claim under the queue lock (journal.h): the message
+// count (`puts` minus the messages `free` has passed) must change with the
+// tail. Redelivered records are claimed under the lock too (rare).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "mproc/mproc-common.h"
+#include "queue/journal.h"
 #include "queue/layout.h"
 #include "queue/segment.h"
 #include "queue/wait.h"
 
 namespace mproc {
 namespace queue {
+// Debug aid (MPROC_DEBUG_BROKEN=1): the last anomaly this thread saw, printed by broken().
+void diag_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // A record claimed by this thread, to copy into or out of.
 struct Claim {
   uint64_t pos = 0;
   uint32_t len = 0;
+  int intent = -1;  // our intent entry while the claim is in flight
 };
 
 class Ring {
@@ -43,26 +57,32 @@ class Ring {
   // MPROC_E_CLOSED (shut down), MPROC_E_BAD_SEGMENT.
   int claim_put(uint32_t len, bool may_pad, Claim *out);
   // Copies the payload in, commits the record and wakes a consumer.
-  void publish(const Claim &c, const void *data);
+  void publish(Claim &c, const void *data);
   // Claims the oldest deliverable message if it fits in cap bytes.
   // MPROC_OK, kAgain, MPROC_E_TOOBIG (*needed = its length; it stays queued),
   // MPROC_E_CLOSED (shut down and drained, or shut down immediately),
   // MPROC_E_BAD_SEGMENT.
   int claim_get(size_t cap, Claim *out, size_t *needed);
   // Copies the payload out, releases the record and wakes producers.
-  void consume(const Claim &c, void *buf);
+  void consume(Claim &c, void *buf);
 
   // Resolves what dead participants left behind. Unless forced, does
-  // nothing if any participant ran it during the last slice.
-  int recover(bool force);
-  // At attach: validates the shared state and runs recovery.
+  // nothing if any participant ran it during the last slice. own_stale: our
+  // own slot was just taken over from a dead owner, whose claims are stale.
+  int recover(bool force, bool own_stale);
+  // At attach: validates the shared indices and runs recovery.
   int check();
 
   int64_t qsize() const;
+  int empty() const;
   int full();
   int shutdown(bool immediate);
   // Wakes every sleeper of both eventcounts (close, shutdown, recovery).
   void wake_all();
+  // A waiting producer's fallback for space nobody else releases: pads and
+  // abandoned records at head with no consumer about, or a consumer that
+  // died between releasing its record and moving free on.
+  void unstick();
   // A get that leaves without a message passes on a wake-up it may have used.
   void pass_on_data();
 
@@ -71,50 +91,122 @@ class Ring {
 
  private:
   class Section;
-  class Txn;
-  struct Indices {
-    uint64_t free = 0;
-    uint64_t head = 0;
-    uint64_t tail = 0;
-  };
   struct Rec {
     uint64_t status = 0;
     uint64_t size = 0;
     uint32_t len = 0;
     uint32_t owner = 0;
   };
+  enum RecRead : uint8_t { kRecOk, kRecUnheaded, kRecBad };
   enum Liveness : uint8_t { kAlive, kDead, kGone };
 
-  int lock();
-  bool lock_slow(uint32_t me);
-  void unlock();
-  int roll_forward();
-  bool journal_target_ok(uint64_t off) const;
-  int recover_locked();
-  bool owner_gone(uint32_t owner) const;
-
+  // Records and indices.
+  // docs/queue-layout.md 3.3: T(p) = p * kTagMultiplier XOR K.
+  uint64_t tag(uint64_t pos) const { return (pos * kTagMultiplier) ^ geo_.tag_key; }
+  // Whether size bytes fit from tail t with free at f (f <= t).
+  bool fits(uint64_t t, uint64_t f, uint64_t size) const {
+    return size <= geo_.capacity && t - f <= geo_.capacity - size;
+  }
+  RecRead read_rec(uint64_t pos, Rec *r) const;
+  bool decode_free(uint64_t word, uint64_t ref, uint64_t *pos) const;
+  int load_free(uint64_t *free_pos, uint64_t *tail, uint32_t *freed) const;
+  template <typename Fn>
+  bool walk(Fn &&fn) const;
+  bool advance_free();
+  bool release_oldest(uint64_t pos, uint64_t size);
+  void skip_unclaimable();
   int state_code(uint32_t *st) const;
-  int broken();
-  int load_indices(Indices *ix);
-  int settle(Indices *ix);
-  bool read_rec(uint64_t pos, uint64_t limit, Rec *r) const;
-  void add_pad(Txn *tx, uint64_t pos, uint64_t size);
+  int broken(const char *why = "?");
 
-  uint64_t *word_at(uint64_t off) const { return reinterpret_cast<uint64_t *>(seg_.base() + off); }
+  // Claim steps.
+  int room(uint64_t t, uint64_t size, uint64_t *free_pos);
+  int claim_put_counted(uint32_t len, bool may_pad, Claim *out);
+  int claim_redelivered(size_t cap, Claim *out, size_t *needed, bool *found);
+  int nothing_ready(uint32_t st, uint64_t h);
+  bool still_writing(uint64_t from, uint64_t to) const;
+  void set_intent(int i, uint64_t word, uint32_t size, uint32_t len);
+  void drop_intent(int *i);
+
+  // Recovery (recovery.cc).
+  int recover_locked(bool own_stale);
+  bool resolve_put(uint32_t slot, const Intent &in);
+  bool resolve_get(uint64_t pos);
+  bool put_claim_ambiguous(uint32_t slot, const Intent &in, uint64_t tail) const;
+  bool boundary(uint64_t pos, uint64_t tail) const;
+  bool live_intent(uint64_t word) const;
+  bool settle_header(uint64_t pos, uint64_t status, uint64_t info);
+  bool owner_gone(uint32_t owner, bool own_stale) const;
+
   uint64_t *state_word(uint64_t pos) const {
     return reinterpret_cast<uint64_t *>(ring_ + pos % geo_.capacity);
   }
   uint64_t *info_word(uint64_t pos) const { return state_word(pos) + 1; }
   uint8_t *payload(uint64_t pos) const { return ring_ + pos % geo_.capacity + kRecordHeader; }
+  uint64_t owner_info(uint32_t len) const { return uint64_t{seg_.self() + 1} << 32 | len; }
 
   Segment &seg_;
   Control *c_;
   uint8_t *ring_;
   Geometry geo_;
+  Lock lock_;
+  // Producers' copy of the free position (never ahead of the real one).
+  std::atomic<uint64_t> free_cache_{0};
   // Recovery scratch, one entry per slot; recovery runs under the lock.
   std::vector<uint32_t> slot_words_;
   std::vector<uint8_t> liveness_;
 };
+
+// Holds the queue lock for one scope, finishing a dead holder's journal and
+// recovering after it. Nothing inside a section may throw.
+class Ring::Section {
+ public:
+  explicit Section(Ring &r) : r_(r) {
+    bool stolen = false;
+    rc_ = r.lock_.acquire(&stolen);
+    if (rc_ != MPROC_OK)
+      rc_ = r.broken("lock acquire");
+    else if (stolen)
+      rc_ = r.recover_locked(false);  // whatever else the holder owned is stuck too
+  }
+  ~Section() { r_.lock_.release(); }
+  Section(const Section &) = delete;
+  Section &operator=(const Section &) = delete;
+  int rc() const { return rc_; }
+
+ private:
+  Ring &r_;
+  int rc_;
+};
+
+// Calls fn(pos, rec) for each record from free up to tail, stopping at the
+// first one not yet headed. Records freed under the walk are stepped over.
+// False: a corrupt header.
+template <typename Fn>
+bool Ring::walk(Fn &&fn) const {
+  uint64_t p, t;
+  uint32_t freed;
+  int rc = load_free(&p, &t, &freed);
+  if (rc != MPROC_OK) return rc == kAgain;  // too busy to walk now: no verdict
+  for (uint64_t n = 0; p < t && n <= 2 * (geo_.capacity / kRecordAlign); n++) {
+    Rec r;
+    RecRead rr = read_rec(p, &r);
+    if (rr == kRecOk && r.size <= t - p) {
+      fn(p, r);
+      p += r.size;
+      continue;
+    }
+    uint64_t f2;
+    rc = load_free(&f2, &t, &freed);
+    if (rc != MPROC_OK) return rc == kAgain;
+    if (f2 > p) {
+      p = f2;  // consumers freed (and producers may reuse) what we were reading
+      continue;
+    }
+    if (rr != kRecUnheaded) diag_note("walk bad rec p=%llx t=%llx f2=%llx", (unsigned long long)p, (unsigned long long)t, (unsigned long long)f2);
+    return rr == kRecUnheaded;
+  }
+  return true;
+}
 
 }  // namespace queue
 }  // namespace mproc

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -100,7 +101,7 @@ void init_control(uint8_t *base, const Geometry &g) {
   c->max_slots = g.nslots;
   c->slot_size = kSlotSize;
   c->maxsize = g.maxsize;
-  c->instance_id = random_u64();
+  c->instance_id = g.tag_key;
   c->create_time_ns = realtime_ns();
   c->creator_pid = static_cast<uint32_t>(getpid());
   c->queue_state = kStateOpen;
@@ -124,11 +125,13 @@ struct ForkHooks {
     // The child must not keep the parent's lock description open: if the
     // parent died, its slot would still look alive. It re-attaches lazily.
     g_fork_gen.fetch_add(1, std::memory_order_acq_rel);
+    crashpoints_forked();
     for (Segment *s : *g_registry) {
       if (s->lock_fd_ >= 0) close(s->lock_fd_);
       s->lock_fd_ = -1;
       s->slot_.store(-1, std::memory_order_relaxed);
-      s->busy_.store(0, std::memory_order_relaxed);
+      s->lock_users_.store(0, std::memory_order_relaxed);
+      s->intents_used_.store(0, std::memory_order_relaxed);
       s->attach_mu_.unlock();
     }
     g_registry_mu->unlock();
@@ -174,6 +177,7 @@ int plan_geometry(uint64_t maxsize, uint64_t capacity, Geometry *out) {
   g.capacity = align_up(capacity, kRecordAlign);
   g.max_message = static_cast<uint32_t>(g.capacity - kRecordHeader);
   g.maxsize = maxsize;
+  g.tag_key = random_u64() & ~kStatusMask;
   g.nslots = kDefaultSlots;
   g.slots_offset = sizeof(Control);
   g.ring_offset = align_up(g.slots_offset + uint64_t{g.nslots} * kSlotSize, kRingAlign);
@@ -200,6 +204,7 @@ int read_geometry(const Control *c, uint64_t file_size, Geometry *out) {
   g.slots_offset = load_relaxed(&c->slots_offset);
   g.nslots = load_relaxed(&c->max_slots);
   g.maxsize = load_relaxed(&c->maxsize);
+  g.tag_key = load_relaxed(&c->instance_id) & ~kStatusMask;
   uint32_t record_align = load_relaxed(&c->record_align);
   uint32_t slot_size = load_relaxed(&c->slot_size);
 
@@ -326,7 +331,6 @@ int Segment::enter() {
       attached_gen_.store(gen, std::memory_order_release);
     }
   }
-  busy_.fetch_add(1, std::memory_order_acq_rel);
   return MPROC_OK;
 }
 
@@ -346,9 +350,7 @@ int Segment::attach() {
   if (took_stale && recover_fn_) {
     // The slot's previous owner may have left records naming it: resolve
     // them before any of our own records can exist.
-    busy_.fetch_add(1, std::memory_order_acq_rel);
     recover_fn_(recover_ctx_);
-    busy_.fetch_sub(1, std::memory_order_acq_rel);
   }
   return MPROC_OK;
 }
@@ -370,6 +372,10 @@ int Segment::attach_locked(bool *took_stale) {
         ofd_set(lock_fd_, off, F_UNLCK);
         continue;
       }
+      // A free slot's intents were cleared by whoever freed it; a dead
+      // owner's are left for the recovery that follows a takeover.
+      if (pass == 0)
+        for (Intent &in : s->intents) store(&in.word, uint64_t{0});
       store(&s->pid, static_cast<uint32_t>(getpid()));
       store(&s->attach_time_ns, realtime_ns());
       if (pass == 1) {
@@ -396,10 +402,26 @@ void Segment::detach() {
   slot_.store(-1, std::memory_order_release);
 }
 
+int Segment::take_intent() {
+  uint32_t used = intents_used_.load(std::memory_order_relaxed);
+  for (;;) {
+    uint32_t free_bits = ~used & ((1u << kIntents) - 1);
+    if (free_bits == 0) {
+      sched_yield();
+      used = intents_used_.load(std::memory_order_relaxed);
+      continue;
+    }
+    int i = __builtin_ctz(free_bits);
+    if (intents_used_.compare_exchange_weak(used, used | (1u << i), std::memory_order_acquire,
+                                            std::memory_order_relaxed))
+      return i;
+  }
+}
+
 bool Segment::alive(uint32_t s) const {
   if (s >= geo_.nslots) return false;
   if (static_cast<int>(s) == slot_.load(std::memory_order_acquire))
-    return busy_.load(std::memory_order_acquire) >= 2;
+    return lock_users_.load(std::memory_order_acquire) >= 2;
   uint32_t w = load(&slot_at(s)->state);
   if ((w & kSlotStatusMask) != kSlotActive) return false;
   // When the probe itself fails, assume alive: never recover a live peer.

@@ -37,6 +37,7 @@ struct Geometry {
   uint64_t capacity = 0;
   uint64_t slots_offset = 0;
   uint64_t maxsize = 0;
+  uint64_t tag_key = 0;  // instance_id with the status bits cleared
   uint32_t max_message = 0;
   uint32_t nslots = 0;
 };
@@ -83,19 +84,26 @@ class Segment {
     recover_fn_ = fn;
     recover_ctx_ = ctx;
   }
-  // Attaches this process if needed (first use after fork), then counts
-  // the calling thread as busy until leave(). MPROC_OK, MPROC_E_BUSY (no
-  // free slot), MPROC_E_SYS, MPROC_E_NOMEM.
+  // Attaches this process if needed (first use after fork). MPROC_OK,
+  // MPROC_E_BUSY (no free slot), MPROC_E_SYS, MPROC_E_NOMEM.
   int enter();
-  void leave() { busy_.fetch_sub(1, std::memory_order_acq_rel); }
-  // Our slot index; valid between enter() and leave().
+  // Our slot index; valid after enter().
   uint32_t self() const { return static_cast<uint32_t>(slot_.load(std::memory_order_acquire)); }
+  // Counts the calling thread as taking or holding the queue lock.
+  void lock_user(int delta) { lock_users_.fetch_add(delta, std::memory_order_acq_rel); }
   // Whether the participant in slot s is alive. For our own slot: whether
-  // another of our threads is inside an operation (only then can the lock
-  // or a record legitimately name us).
+  // another of our threads takes or holds the lock (only then can the lock
+  // legitimately name us; otherwise it is a dead previous owner's).
   bool alive(uint32_t s) const;
   // Moves a dead participant's waiter counts out of the shared totals.
   void drop_waiter_residue(Slot *s);
+
+  // An intent entry of our slot for the calling thread's next claim; yields
+  // while this process's threads hold all kIntents (each only for the span
+  // of one claim, never while waiting).
+  int take_intent();
+  void give_intent(int i) { intents_used_.fetch_and(~(1u << i), std::memory_order_release); }
+  Intent *intent(uint32_t slot, int i) const { return &slot_at(slot)->intents[i]; }
 
  private:
   Segment() = default;
@@ -116,7 +124,8 @@ class Segment {
   std::atomic<uint64_t> attached_gen_{~uint64_t{0}};
   std::atomic<int> slot_{-1};
   uint32_t slot_word_ = 0;  // our slot's state word while attached
-  std::atomic<int> busy_{0};
+  std::atomic<int> lock_users_{0};
+  std::atomic<uint32_t> intents_used_{0};  // bit i: intent i of our slot is taken
   RecoverFn recover_fn_ = nullptr;
   void *recover_ctx_ = nullptr;
 };

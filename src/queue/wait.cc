@@ -39,21 +39,14 @@ void cpu_relax() {
 
 Spinner::Spinner() : enabled_(cpu_count() > 1), budget_(kSpinStart) {}
 
-bool Spinner::spin(const uint32_t *seq, uint32_t key, const Deadline &dl) {
-  if (!enabled_) return false;
-  uint32_t limit = budget_.load(std::memory_order_relaxed);
-  for (uint32_t i = 1; i <= limit; i++) {
-    cpu_relax();
-    if (load_relaxed(seq) != key) {
-      // Worth it: make sure next time spins at least twice this long.
-      if (2 * i > limit) budget_.store(std::min(kSpinMax, 2 * i), std::memory_order_relaxed);
-      return true;
-    }
-    if ((i & 63) == 0 && dl.expired()) return false;
-  }
-  // Wasted: decay slowly towards the minimum.
+void Spinner::worked(uint32_t spins, uint32_t limit) {
+  // Worth it: make sure next time spins at least twice this long.
+  if (2 * spins > limit) budget_.store(std::min(kSpinMax, 2 * spins), std::memory_order_relaxed);
+}
+
+void Spinner::wasted(uint32_t limit) {
+  // Decay slowly towards the minimum.
   budget_.store(std::max(kSpinMin, limit - limit / 16), std::memory_order_relaxed);
-  return false;
 }
 
 }  // namespace queue

@@ -36,11 +36,30 @@ void cpu_relax();
 class Spinner {
  public:
   Spinner();
-  // Spins until *seq != key, the budget runs out or dl passes; true if the
-  // word changed.
-  bool spin(const uint32_t *seq, uint32_t key, const Deadline &dl);
+  // Retries attempt() between pauses until it returns something other than
+  // kAgain, the budget runs out or dl passes. Spinning on the operation
+  // itself watches the very line the other side writes (a record header,
+  // or the free index), not a shared sequence word.
+  template <typename Attempt>
+  int spin(const Deadline &dl, Attempt &&attempt) {
+    if (!enabled_) return kAgain;
+    uint32_t limit = budget_.load(std::memory_order_relaxed);
+    for (uint32_t i = 1; i <= limit; i++) {
+      cpu_relax();
+      int rc = attempt();
+      if (rc != kAgain) {
+        worked(i, limit);
+        return rc;
+      }
+      if ((i & 63) == 0 && dl.expired()) return kAgain;
+    }
+    wasted(limit);
+    return kAgain;
+  }
 
  private:
+  void worked(uint32_t spins, uint32_t limit);
+  void wasted(uint32_t limit);
   bool enabled_;
   std::atomic<uint32_t> budget_;
 };
@@ -53,25 +72,26 @@ struct EventCount {
   uint32_t *mine;
 };
 
-// Bumps the sequence (so spinners and sleepers re-check) and wakes up to n
-// sleepers if there are any. The RMW orders the caller's earlier stores
-// before the waiter check (the Dekker edge with wait_for's registration).
+// Wakes up to n sleepers if there are any: no shared write at all when
+// nobody sleeps. The caller's state change before it must be sequentially
+// consistent (the Dekker edge with wait_for's registration).
 inline void notify(const EventCount &ec, int n) {
-  fetch_add(ec.seq, 1u);
-  if (load(ec.waiters) != 0) futex_wake(ec.seq, n);
+  if (load_seq(ec.waiters) != 0) {
+    fetch_add(ec.seq, 1u);
+    futex_wake(ec.seq, n);
+  }
 }
 
 // Calls attempt() until it returns something other than kAgain or dl
-// passes (then timeout_code). idle() runs whenever a sleep slice or the
-// deadline passes without news.
+// passes (then timeout_code): once, then spinning, then sleeping. idle()
+// runs whenever a sleep slice or the deadline passes without news.
 template <typename Attempt, typename Idle>
 int wait_for(const EventCount &ec, Spinner &spinner, const Deadline &dl, int timeout_code,
              Attempt &&attempt, Idle &&idle) {
-  uint32_t key = load(ec.seq);
   int rc = attempt();
   if (rc != kAgain) return rc;
-  if (!dl.expired() && spinner.spin(ec.seq, key, dl)) {
-    rc = attempt();
+  if (!dl.expired()) {
+    rc = spinner.spin(dl, attempt);
     if (rc != kAgain) return rc;
   }
   for (;;) {
@@ -85,7 +105,7 @@ int wait_for(const EventCount &ec, Spinner &spinner, const Deadline &dl, int tim
     fetch_add(ec.waiters, 1u);
     fetch_add(ec.mine, 1u);
     crashpoint(kCpWaitRegistered);
-    key = load(ec.seq);
+    uint32_t key = load(ec.seq);
     rc = attempt();
     int err = 0;
     if (rc == kAgain) {

@@ -38,11 +38,13 @@ namespace off {
 constexpr size_t kAbiMajor = 0x008, kAbiMinor = 0x00a, kHeaderSize = 0x00c, kEndian = 0x010,
                  kFlags = 0x014, kSegmentSize = 0x018, kRingOffset = 0x020, kRingCapacity = 0x028,
                  kMaxMessage = 0x030, kRecordAlign = 0x034, kSlotsOffset = 0x038, kMaxSlots = 0x040,
-                 kSlotSize = 0x044, kMaxsize = 0x048, kCreatorPid = 0x060, kQueueState = 0x080,
-                 kStatAbandoned = 0x088, kStatRedelivered = 0x090, kStatReclaimed = 0x098,
-                 kLock = 0x100, kJournalArmed = 0x104, kHead = 0x110, kTail = 0x118, kFree = 0x120,
-                 kCount = 0x128, kRedeliver = 0x130, kDataSeq = 0x200, kDataWaiters = 0x204,
-                 kSpaceSeq = 0x280, kSpaceWaiters = 0x284;
+                 kSlotSize = 0x044, kMaxsize = 0x048, kInstanceId = 0x050, kCreatorPid = 0x060,
+                 kQueueState = 0x080, kStatAbandoned = 0x088, kStatRedelivered = 0x090,
+                 kStatReclaimed = 0x098, kRedeliver = 0x0a8, kLock = 0x100, kJournalArmed = 0x104,
+                 kTail = 0x200, kPuts = 0x208, kHead = 0x280, kFree = 0x300, kDataSeq = 0x380,
+                 kDataWaiters = 0x384, kSpaceSeq = 0x400, kSpaceWaiters = 0x404, kControlSize = 0x480;
+// Within a participant slot.
+constexpr size_t kSlotStride = 256, kSlotIntents = 0x40, kIntentSize = 16, kIntents = 12;
 }  // namespace off
 
 // A second mapping of a named segment, to look at (and corrupt) its bytes.
@@ -82,7 +84,7 @@ class ShmView {
     int n = 0;
     uint64_t so = u64(off::kSlotsOffset);
     for (uint32_t i = 0; i < u32(off::kMaxSlots); i++)
-      if ((u32(static_cast<size_t>(so) + i * 64) & 3) == 1) n++;
+      if ((u32(static_cast<size_t>(so) + i * off::kSlotStride) & 3) == 1) n++;
     return n;
   }
 

@@ -41,6 +41,10 @@ namespace off = qtest::off;
 
 namespace {
 
+// A record's tag (docs/queue-layout.md 3.3): its position times the odd
+// constant, XOR the segment's key.
+uint64_t tag_of(uint64_t pos, uint64_t key) { return (pos * 0x9e3779b97f4a7c15ull) ^ key; }
+
 struct QueueFree {
   void operator()(mproc_queue *q) const { mproc_queue_free(q); }
 };
@@ -624,6 +628,45 @@ TEST(QueueNamed, FileDescriptorsAreNotLeaked) {
   EXPECT_EQ(mproc_test::count_open_fds(), before);
 }
 
+TEST(QueueNamed, StaleHeaderUnderALaterPayloadIsNoHeader) {
+  // A later lap's payload that ends two bytes into an earlier lap's header
+  // leaves that header's upper bytes in place. At a position not yet headed
+  // (here: the tail, read by a get on an empty queue) the mixture must not
+  // pass for a header, whatever the payload's last two bytes are. With the
+  // tag p XOR K, the tags of 128 and 128 + 2 * 1024 differ only in byte 1,
+  // which the payload supplies: the get marked the queue BROKEN.
+  for (int rule = 0; rule < 2; rule++) {
+    std::string name = unique_name("stalehdr");
+    QueuePtr q = create_named(name, 0, 1024);
+    Unlinker u(name);
+    ShmView v(name);
+    const uint64_t key = v.u64(off::kInstanceId) & ~uint64_t{63};
+    const uint64_t forged = rule == 0 ? (2176 ^ key) : tag_of(2176, key);
+    std::vector<unsigned char> buf(1024, 0x5a);
+    char out[1024];
+    size_t len = 0;
+    auto put_get = [&](size_t n) {
+      ASSERT_EQ(mproc_queue_put(q.get(), buf.data(), n, 0), MPROC_OK);
+      ASSERT_EQ(mproc_queue_get(q.get(), out, sizeof out, &len, 0), MPROC_OK);
+      ASSERT_EQ(len, n);
+    };
+    put_get(100);  // [0, 128)
+    put_get(880);  // [128, 1024): its header at offset 128
+    // [1024, 1216): the payload ends at offset 130, its last two bytes the
+    // forged low bytes of a header for position 2176 (status 63).
+    buf[112] = static_cast<unsigned char>((forged & 0xc0) | 0x3f);
+    buf[113] = static_cast<unsigned char>(forged >> 8);
+    put_get(114);
+    buf[112] = buf[113] = 0x5a;
+    put_get(816);  // [1216, 2048)
+    put_get(112);  // [2048, 2176)
+    ASSERT_EQ(v.u64(off::kTail), 2176u);
+    EXPECT_EQ(mproc_queue_get(q.get(), out, sizeof out, &len, 0), MPROC_E_EMPTY) << "rule " << rule;
+    EXPECT_EQ(v.u32(off::kQueueState), 1u) << "still OPEN";
+    put_get(300);
+  }
+}
+
 TEST(QueueNamed, LayoutMatchesTheDocumentation) {
   std::string name = unique_name("layout");
   QueuePtr q = create_named(name, 7, 4096);
@@ -631,19 +674,19 @@ TEST(QueueNamed, LayoutMatchesTheDocumentation) {
   ShmView v(name);
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(memcmp(v.base(), "MPQUEUE\0", 8), 0);
-  EXPECT_EQ(v.get<uint16_t>(off::kAbiMajor), 1);
+  EXPECT_EQ(v.get<uint16_t>(off::kAbiMajor), 2);
   EXPECT_EQ(v.get<uint16_t>(off::kAbiMinor), 0);
-  EXPECT_EQ(v.u32(off::kHeaderSize), 0x400u);
+  EXPECT_EQ(v.u32(off::kHeaderSize), off::kControlSize);
   EXPECT_EQ(v.u32(off::kEndian), 0x01020304u);
   EXPECT_EQ(v.u32(off::kFlags), 0u);
   EXPECT_EQ(v.u64(off::kSegmentSize), v.size());
   EXPECT_EQ(v.u64(off::kRingCapacity), 4096u);
   EXPECT_EQ(v.u32(off::kMaxMessage), 4080u);
   EXPECT_EQ(v.u32(off::kRecordAlign), 64u);
-  EXPECT_EQ(v.u64(off::kSlotsOffset), 0x400u);
+  EXPECT_EQ(v.u64(off::kSlotsOffset), off::kControlSize);
   EXPECT_EQ(v.u32(off::kMaxSlots), 256u);
-  EXPECT_EQ(v.u32(off::kSlotSize), 64u);
-  EXPECT_EQ(v.u64(off::kRingOffset) % 4096, 0u);
+  EXPECT_EQ(v.u32(off::kSlotSize), off::kSlotStride);
+  EXPECT_EQ(v.u64(off::kRingOffset), 0x11000u) << "0x480 + 256 * 256, page aligned";
   EXPECT_EQ(v.u64(off::kRingOffset) + 4096, v.size());
   EXPECT_EQ(v.u64(off::kMaxsize), 7u);
   EXPECT_EQ(v.u32(off::kCreatorPid), static_cast<uint32_t>(getpid()));
@@ -652,22 +695,44 @@ TEST(QueueNamed, LayoutMatchesTheDocumentation) {
   uint64_t slot0 = v.u64(off::kSlotsOffset);
   EXPECT_EQ(v.u32(slot0) & 3, 1u) << "our handle holds slot 0";
   EXPECT_EQ(v.u32(slot0 + 4), static_cast<uint32_t>(getpid()));
+  const uint64_t key = v.u64(off::kInstanceId) & ~uint64_t{63};
 
+  // A maxsize queue claims under the lock: the count is puts - freed.
   ASSERT_EQ(put_str(q.get(), "hello"), MPROC_OK);
   uint64_t ring = v.u64(off::kRingOffset);
   EXPECT_EQ(v.u64(off::kTail), 64u);
-  EXPECT_EQ(v.u64(off::kCount), 1u);
-  EXPECT_EQ(v.u64(ring), 0u | 2u) << "position 0, COMMITTED";
+  EXPECT_EQ(v.u64(off::kPuts), 1u);
+  EXPECT_EQ(v.u64(ring), tag_of(0, key) | 2u) << "position 0's tag, COMMITTED";
   EXPECT_EQ(v.u64(ring + 8), (uint64_t{1} << 32) | 5u) << "owner slot 0 + 1, length 5";
   EXPECT_EQ(memcmp(v.base() + ring + 16, "hello", 5), 0);
   EXPECT_EQ(get_str(q.get()), "hello");
-  EXPECT_EQ(v.u64(ring), 0u | 4u) << "DONE";
-  EXPECT_EQ(v.u64(off::kCount), 0u);
-  EXPECT_EQ(mproc_queue_full(q.get()), 0);  // any locked step moves head and free on
+  EXPECT_EQ(v.u64(ring), tag_of(0, key) | 8u) << "TAKEN: the oldest record is released by free alone, no DONE";
   EXPECT_EQ(v.u64(off::kHead), 64u);
-  EXPECT_EQ(v.u64(off::kFree), 64u);
+  EXPECT_EQ(v.u64(off::kFree), (uint64_t{1} << 32) | 1u) << "1 message freed, free at unit 1";
   EXPECT_EQ(v.u32(off::kLock), 0u);
   EXPECT_EQ(v.u32(off::kJournalArmed), 0u);
+
+  // Without maxsize nothing takes the lock: an intent, then CAS on tail.
+  std::string name2 = unique_name("layout2");
+  QueuePtr q2 = create_named(name2, 0, 1024);
+  Unlinker u2(name2);
+  ShmView v2(name2);
+  const uint64_t key2 = v2.u64(off::kInstanceId) & ~uint64_t{63};
+  uint64_t ring2 = v2.u64(off::kRingOffset);
+  for (int i = 0; i < 3; i++) ASSERT_EQ(put_str(q2.get(), std::string(300, 'a')), MPROC_OK);  // 320 B each
+  EXPECT_EQ(get_str(q2.get()).size(), 300u);
+  ASSERT_EQ(put_str(q2.get(), std::string(100, 'b')), MPROC_OK);  // 128 B: pad [960, 1024), then 1024
+  EXPECT_EQ(v2.u64(off::kTail), 1024u + 128u);
+  EXPECT_EQ(v2.u64(off::kPuts), 0u) << "only maxsize queues count puts";
+  EXPECT_EQ(v2.u64(ring2 + 960), tag_of(960, key2) | 5u) << "PAD";
+  EXPECT_EQ(v2.u64(ring2 + 968), 64u) << "a pad's length is its size";
+  EXPECT_EQ(v2.u64(ring2), tag_of(1024, key2) | 2u) << "the next lap's record, COMMITTED";
+  EXPECT_EQ(v2.u64(off::kHead), 320u);
+  EXPECT_EQ(v2.u64(off::kFree), (uint64_t{1} << 32) | 5u);
+  uint64_t slot0b = v2.u64(off::kSlotsOffset);
+  for (size_t i = 0; i < off::kIntents; i++)
+    EXPECT_EQ(v2.u64(slot0b + off::kSlotIntents + i * off::kIntentSize), 0u) << "no claim in flight";
+  EXPECT_EQ(v2.u32(off::kLock), 0u);
   ASSERT_EQ(mproc_queue_shutdown(q.get(), 0), MPROC_OK);
   EXPECT_EQ(v.u32(off::kQueueState), 2u);
 }
@@ -729,7 +794,8 @@ TEST(QueueNamed, ForeignTruncatedAndIncompatibleSegmentsAreRefused) {
     expect_bad(b, what);
   };
   mutated(0, {'M', 'P', 'Q', 'U', 'E', 'U', 'X', 0}, "wrong magic");
-  mutated(off::kAbiMajor, {2, 0}, "ABI major 2");
+  mutated(off::kAbiMajor, {1, 0}, "ABI major 1 (the lock-and-journal layout)");
+  mutated(off::kAbiMajor, {3, 0}, "ABI major 3");
   mutated(off::kEndian, {1, 2, 3, 4}, "big-endian writer");
   mutated(off::kFlags, {1, 0, 0, 0}, "unknown incompatible flag");
   mutated(off::kRingCapacity, {0, 0x20, 0, 0, 0, 0, 0, 0}, "capacity disagrees with the size");
@@ -738,6 +804,7 @@ TEST(QueueNamed, ForeignTruncatedAndIncompatibleSegmentsAreRefused) {
   mutated(off::kQueueState, {4, 0, 0, 0}, "marked broken");
   mutated(off::kQueueState, {9, 0, 0, 0}, "unknown state");
   mutated(off::kTail, {0x40, 0, 0, 0, 0, 0, 0, 0x10}, "tail far beyond free");
+  mutated(off::kFree, {0x07, 0, 0, 0, 0, 0, 0, 0}, "free beyond tail");
   mutated(off::kHead, {0x41, 0, 0, 0, 0, 0, 0, 0}, "misaligned head");
   {
     // A minor version bump is compatible.
@@ -777,8 +844,8 @@ TEST(QueueNamed, CorruptSharedStateNeverCrashesOrHangs) {
     for (int w = 0; w < words; w++) {
       size_t o;
       switch (rng() % 3) {
-        case 0: o = 0x80 + (rng() % ((0x300 - 0x80) / 8)) * 8; break;     // mutable control
-        case 1: o = 0x400 + (rng() % 4) * 64 + (rng() % 3) * 4; break;     // slots
+        case 0: o = 0x80 + (rng() % ((off::kControlSize - 0x80) / 8)) * 8; break;  // mutable control
+        case 1: o = off::kControlSize + (rng() % 4) * off::kSlotStride + (rng() % 32) * 8; break;  // slots
         default: o = ring + (rng() % 32) * 64 + (rng() % 2) * 8; break;    // record headers
       }
       uint64_t value = rng() % 4 == 0 ? rng() : (v.u64(o) ^ (uint64_t{1} << (rng() % 64)));
@@ -882,6 +949,31 @@ TEST(QueueProcesses, ForkedProducersAndConsumers) {
   }
   EXPECT_EQ(total, size_t{kProducers} * kPerProducer) << "every message exactly once";
   EXPECT_EQ(seen.size(), size_t{kProducers} * kPerProducer);
+}
+
+TEST(QueueProcesses, OneProducerStreamsInOrder) {
+  // Small messages at full speed from one producer process: a consumer
+  // that steps over records still being written must never take a later
+  // message of the same producer first.
+  constexpr uint32_t kCount = 200000;
+  QueuePtr q = new_queue(0, 1 << 16);
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (uint32_t s = 0; s < kCount; s++)
+      if (put_msg(q.get(), 1, s, qmsg_len(1, s, 40), 30) != MPROC_OK) _exit(1);
+    _exit(0);
+  }
+  uint32_t next = 0;
+  while (next < kCount) {
+    Got g = get_msg(q.get(), 30);
+    ASSERT_EQ(g.rc, MPROC_OK);
+    ASSERT_TRUE(g.intact);
+    ASSERT_EQ(g.seq, next) << "out of order";
+    next++;
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 TEST(QueueProcesses, ProducerMayExitRightAfterPut) {

@@ -112,6 +112,26 @@ void expect_healthy_after_recovery(mproc_queue *q, const std::string &name) {
   expect_new_attacher_works(name);
 }
 
+// A new queue holding messages 0 (1500 B) and 1 (300 B), whose first
+// consumer died copying message 0 out. Unlinked by the caller's Unlinker.
+mproc_queue *queue_with_dead_consumer(const std::string &name) {
+  mproc_queue *q = nullptr;
+  EXPECT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  EXPECT_EQ(put_msg(q, 1, 0, 1500, 0), MPROC_OK);
+  EXPECT_EQ(put_msg(q, 1, 1, 300, 0), MPROC_OK);
+  EXPECT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  return q;
+}
+
+// Exit code of a child that attaches by name (recovering on the way) and
+// then gets one message, with `point` armed.
+int attach_and_get_with_crashpoint(const std::string &name, const char *point) {
+  return run_with_crashpoint(point, [&] {
+    mproc_queue *r = nullptr;
+    if (mproc_queue_open(&r, name.c_str()) == MPROC_OK) get_msg(r, 5);
+  });
+}
+
 // "put.copy" -> "put_copy" (GoogleTest names allow no dots).
 std::string test_name(const char *point) {
   std::string n = point;
@@ -122,6 +142,7 @@ std::string test_name(const char *point) {
 
 struct PutCase {
   const char *point;
+  size_t maxsize;  // 0: the lock-free claim; else the claim under the lock
   bool delivered;  // the dying put's message must come out (it committed)
   bool abandoned;  // recovery must drop a claimed, uncommitted record
 };
@@ -132,11 +153,12 @@ TEST_P(QueuePutCrash, SurvivorsSeeWholeMessagesOnly) {
   const PutCase &c = GetParam();
   std::string name = unique_name("putcrash");
   mproc_queue *q = nullptr;
-  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), c.maxsize, 4096), MPROC_OK);
   Unlinker u(name);
   ASSERT_EQ(put_msg(q, 1, 0, 300, 0), MPROC_OK);
   // The child's first use of the inherited handle attaches it (no lock, no
-  // journal), so ":1" is the put's own step.
+  // journal), so ":1" is the put's own step. 1500 + 300 bytes from 320: the
+  // dying put's record is followed by the survivor's.
   int code = run_with_crashpoint(std::string(c.point) + ":1", [&] { put_msg(q, 1, 1, 1500, 5); });
   ASSERT_EQ(code, -SIGKILL) << "the child never reached " << c.point;
 
@@ -151,13 +173,49 @@ TEST_P(QueuePutCrash, SurvivorsSeeWholeMessagesOnly) {
   mproc_queue_free(q);
 }
 
+std::string put_case_name(const ::testing::TestParamInfo<PutCase> &tp) {
+  return test_name(tp.param.point) + (tp.param.maxsize ? "_counted" : "");
+}
+
 INSTANTIATE_TEST_SUITE_P(
-    Points, QueuePutCrash,
-    ::testing::Values(PutCase{"lock.held", false, false}, PutCase{"txn.half", false, true},
-                      PutCase{"txn.applied", false, true}, PutCase{"put.claimed", false, true},
-                      PutCase{"put.copy", false, true}, PutCase{"put.copied", false, true},
-                      PutCase{"put.committed", true, false}),
-    [](const ::testing::TestParamInfo<PutCase> &tp) { return test_name(tp.param.point); });
+    LockFree, QueuePutCrash,
+    ::testing::Values(PutCase{"put.intent", 0, false, false}, PutCase{"put.claimed", 0, false, true},
+                      PutCase{"put.copy", 0, false, true}, PutCase{"put.copied", 0, false, true},
+                      PutCase{"put.committed", 0, true, false}),
+    put_case_name);
+
+INSTANTIATE_TEST_SUITE_P(
+    Counted, QueuePutCrash,
+    ::testing::Values(PutCase{"lock.held", 5, false, false}, PutCase{"txn.half", 5, false, true},
+                      PutCase{"txn.applied", 5, false, true}, PutCase{"put.claimed", 5, false, true},
+                      PutCase{"put.copy", 5, false, true}, PutCase{"put.copied", 5, false, true},
+                      PutCase{"put.committed", 5, true, false}),
+    put_case_name);
+
+TEST(QueueCrashPoint, DeadPadClaimIsClosed) {
+  // A waiting put that must start at the ring's beginning first claims the
+  // end of the ring as a pad; its producer dies right after that claim. The
+  // pad is written by recovery, and the ring goes on.
+  std::string name = unique_name("padcrash");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 1024), MPROC_OK);
+  Unlinker u(name);
+  ASSERT_EQ(put_msg(q, 1, 0, 440, 0), MPROC_OK);  // [0, 512)
+  ASSERT_EQ(put_msg(q, 1, 1, 100, 0), MPROC_OK);  // [512, 640)
+  ASSERT_EQ(get_msg(q, 0).seq, 0u);
+  // 600 bytes need 640: not before the end, not at the start while [512, 640)
+  // is queued; the put pads [640, 1024) and dies.
+  ASSERT_EQ(run_with_crashpoint("put.claimed:1", [&] { put_msg(q, 1, 2, 600, 5); }), -SIGKILL);
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kTail), 1024u) << "the pad was claimed";
+  ASSERT_EQ(get_msg(q, kRecoveryBound).seq, 1u);
+  ASSERT_EQ(put_msg(q, 1, 3, 600, kRecoveryBound), MPROC_OK);
+  std::vector<uint32_t> seqs = drain(q, 1, kRecoveryBound);
+  EXPECT_EQ(seqs, std::vector<uint32_t>{3});
+  EXPECT_EQ(v.u64(off::kStatAbandoned), 0u) << "a pad carries no message";
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
 
 struct GetCase {
   const char *point;
@@ -193,11 +251,205 @@ TEST_P(QueueGetCrash, ClaimedMessagesComeBack) {
 
 INSTANTIATE_TEST_SUITE_P(
     Points, QueueGetCrash,
-    ::testing::Values(GetCase{"lock.held", false, false}, GetCase{"txn.half", false, true},
-                      GetCase{"txn.applied", false, true}, GetCase{"get.claimed", false, true},
+    ::testing::Values(GetCase{"get.intent", false, false}, GetCase{"get.claimed", false, true},
                       GetCase{"get.copy", false, true}, GetCase{"get.copied", false, true},
-                      GetCase{"get.done", true, false}),
+                      GetCase{"get.done", true, false}, GetCase{"free.advanced", true, false}),
     [](const ::testing::TestParamInfo<GetCase> &tp) { return test_name(tp.param.point); });
+
+TEST(QueueCrashPoint, LaterGetDiesAfterMarkingDone) {
+  // The first message's consumer dies copying it out; the second's get is
+  // then not the oldest in use, so it marks its record DONE instead of
+  // moving free, and dies right there. The first comes back, the second
+  // stays consumed, and free gets past both.
+  std::string name = unique_name("donecrash");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  Unlinker u(name);
+  for (uint32_t i = 0; i < 3; i++) ASSERT_EQ(put_msg(q, 1, i, 900, 0), MPROC_OK);
+  ASSERT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  ASSERT_EQ(run_with_crashpoint("get.done:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  std::vector<uint32_t> seqs = drain(q, 2, kRecoveryBound);
+  std::multiset<uint32_t> got(seqs.begin(), seqs.end());
+  EXPECT_EQ(got, (std::multiset<uint32_t>{0, 2}));
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kStatRedelivered), 1u);
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
+
+// Forks a child that runs body with `point` armed to stop it (SIGSTOP), and
+// returns once it has stopped there (-1 if it exited instead).
+pid_t stopped_child(const std::string &point, const std::function<void()> &body) {
+  fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("MPROC_QUEUE_CRASHPOINT", (point + ":stop").c_str(), 1);
+    body();
+    _exit(0);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status)) return -1;
+  return pid;
+}
+
+// Resumes a stopped child and returns its exit code.
+int resume_and_reap(pid_t pid) {
+  kill(pid, SIGCONT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(QueueCrashPoint, DeadPutIntentAtATailAnotherClaimMovedOn) {
+  // A producer dies after writing its intent (a pad to the ring's end and a
+  // record at the next lap's start) but before its claiming CAS. Another put
+  // claims from that tail with no pad, up to the ring's end, and a third
+  // claims the next lap's first bytes and stops before heading them. The
+  // dead intent overlaps that live claim: recovery must not write the dead
+  // put's pad or ABANDONED header over it (it did, and head and free then
+  // passed a record still being written).
+  std::string name = unique_name("overlap");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 1024), MPROC_OK);
+  Unlinker u(name);
+  ASSERT_EQ(put_msg(q, 1, 0, 440, 0), MPROC_OK);  // [0, 512)
+  ASSERT_EQ(put_msg(q, 1, 1, 100, 0), MPROC_OK);  // [512, 640)
+  ASSERT_EQ(get_msg(q, 0).seq, 0u);
+  ASSERT_EQ(get_msg(q, 0).seq, 1u);  // free = head = tail = 640
+  // 600 bytes need 640: a pad [640, 1024) and [1024, 1664). Dies before the CAS.
+  ASSERT_EQ(run_with_crashpoint("put.intent:1", [&] { put_msg(q, 1, 2, 600, 5); }), -SIGKILL);
+  ASSERT_EQ(put_msg(q, 2, 0, 368, 0), MPROC_OK);  // [640, 1024): no pad
+  pid_t pid = stopped_child("put.claimed:1", [&] { _exit(put_msg(q, 3, 0, 610, 5) == MPROC_OK ? 0 : 1); });
+  ASSERT_GT(pid, 0);  // claimed [1024, 1664), not headed
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kTail), 1664u);
+  // The ring is full: a waiting put runs recovery with the dead producer's
+  // intent still there.
+  EXPECT_NE(put_msg(q, 2, 1, 100, 0.3), MPROC_OK);
+  EXPECT_EQ(v.u64(off::kStatAbandoned), 0u) << "a live claim was taken for the dead put's";
+  EXPECT_EQ(resume_and_reap(pid), 0);
+  Got g = get_msg(q, kRecoveryBound);
+  ASSERT_EQ(g.rc, MPROC_OK);
+  EXPECT_EQ(g.producer, 2u);
+  g = get_msg(q, kRecoveryBound);
+  ASSERT_EQ(g.rc, MPROC_OK);
+  EXPECT_TRUE(g.intact);
+  EXPECT_EQ(g.producer, 3u) << "the stopped put completes and is delivered";
+  EXPECT_EQ(v.u64(off::kStatAbandoned), 0u);
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
+
+TEST(QueueCrashPoint, StoppedProducerHoldsNobodyBack) {
+  // A producer stopped half-way through copying its message is alive: its
+  // record is neither abandoned nor in anybody's way. A later put is
+  // delivered past it, even by a non-blocking get, and the stopped put
+  // completes when the producer resumes.
+  for (size_t maxsize : {size_t{0}, size_t{5}}) {
+    std::string name = unique_name("stopput");
+    mproc_queue *q = nullptr;
+    ASSERT_EQ(mproc_queue_create(&q, name.c_str(), maxsize, 4096), MPROC_OK);
+    Unlinker u(name);
+    pid_t pid = stopped_child("put.copy:1", [&] { _exit(put_msg(q, 1, 0, 1000, 5) == MPROC_OK ? 0 : 1); });
+    ASSERT_GT(pid, 0);
+    ASSERT_EQ(put_msg(q, 2, 0, 100, 0), MPROC_OK);
+    Got g = get_msg(q, 0);
+    ASSERT_EQ(g.rc, MPROC_OK) << "maxsize " << maxsize;
+    EXPECT_EQ(g.producer, 2u);
+    EXPECT_EQ(mproc_queue_qsize(q), 1) << "the stopped put counts, it will complete";
+    EXPECT_EQ(get_msg(q, 0.2).rc, MPROC_E_EMPTY) << "a slice passed: recovery left it alone";
+    ShmView v(name);
+    EXPECT_EQ(v.u64(off::kStatAbandoned), 0u);
+    EXPECT_EQ(resume_and_reap(pid), 0);
+    g = get_msg(q, kRecoveryBound);
+    ASSERT_EQ(g.rc, MPROC_OK);
+    EXPECT_TRUE(g.intact);
+    EXPECT_EQ(g.producer, 1u);
+    expect_healthy_after_recovery(q, name);
+    mproc_queue_free(q);
+  }
+}
+
+TEST(QueueCrashPoint, ConsumerDiesHoldingARecordAheadOfHead) {
+  // A producer stops while writing the record at head; a consumer takes the
+  // message behind it (ahead of head) and dies copying it out. It is
+  // redelivered, and the stopped put still completes after it resumes.
+  std::string name = unique_name("ahead");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  Unlinker u(name);
+  pid_t pid = stopped_child("put.copy:1", [&] { _exit(put_msg(q, 1, 0, 1000, 5) == MPROC_OK ? 0 : 1); });
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(put_msg(q, 2, 0, 100, 0), MPROC_OK);
+  ASSERT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  Got g = get_msg(q, kRecoveryBound);
+  ASSERT_EQ(g.rc, MPROC_OK);
+  EXPECT_TRUE(g.intact);
+  EXPECT_EQ(g.producer, 2u) << "the dead consumer's message comes back";
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kStatRedelivered), 1u);
+  EXPECT_EQ(resume_and_reap(pid), 0);
+  g = get_msg(q, kRecoveryBound);
+  ASSERT_EQ(g.rc, MPROC_OK);
+  EXPECT_EQ(g.producer, 1u);
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
+
+TEST(QueueCrashPoint, StoppedConsumerIsNotRecovered) {
+  // A consumer stopped half-way through copying a message out is alive:
+  // its message is not redelivered to anybody else, and the next one still
+  // goes to the others.
+  std::string name = unique_name("stopget");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  Unlinker u(name);
+  ASSERT_EQ(put_msg(q, 1, 0, 1000, 0), MPROC_OK);
+  ASSERT_EQ(put_msg(q, 1, 1, 100, 0), MPROC_OK);
+  pid_t pid = stopped_child("get.copy:1", [&] {
+    Got g = get_msg(q, 5);
+    _exit(g.rc == MPROC_OK && g.intact && g.seq == 0 ? 0 : 1);
+  });
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(get_msg(q, 0).seq, 1u);
+  EXPECT_EQ(get_msg(q, 0.2).rc, MPROC_E_EMPTY) << "a slice passed: message 0 stays with its consumer";
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kStatRedelivered), 0u);
+  EXPECT_EQ(resume_and_reap(pid), 0);
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
+
+// A redelivered message is claimed under the lock: its second consumer dies
+// at each step of that claim (or while copying it out), and it still comes
+// out exactly once more.
+class QueueRedeliveryCrash : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(QueueRedeliveryCrash, SecondDeathStillRedelivers) {
+  std::string name = unique_name("redeliver");
+  Unlinker u(name);
+  mproc_queue *q = queue_with_dead_consumer(name);
+  ASSERT_NE(q, nullptr);
+  // The second child attaches (recovering message 0), then dies claiming it.
+  ASSERT_EQ(attach_and_get_with_crashpoint(name, GetParam()), -SIGKILL);
+  std::vector<uint32_t> seqs = drain(q, 2, kRecoveryBound);
+  std::multiset<uint32_t> got(seqs.begin(), seqs.end());
+  EXPECT_EQ(got, (std::multiset<uint32_t>{0, 1}));
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kRedeliver), 0u);
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
+
+// ":2": the first lock (and journal) of that child is its attach recovery's.
+INSTANTIATE_TEST_SUITE_P(Points, QueueRedeliveryCrash,
+                         ::testing::Values("lock.held:2", "txn.half:2", "txn.applied:2", "get.copy:1"),
+                         [](const ::testing::TestParamInfo<const char *> &tp) {
+                           std::string n = test_name(tp.param);
+                           for (char &ch : n)
+                             if (ch == ':') ch = '_';
+                           return n;
+                         });
 
 TEST(QueueCrashPoint, DeadWaiterLeavesNoResidue) {
   std::string name = unique_name("waiter");
@@ -239,21 +491,13 @@ TEST(QueueCrashPoint, DeathDuringAttach) {
 }
 
 TEST(QueueCrashPoint, RecovererKilledHalfWayIsReplaced) {
-  std::string name = unique_name("recoverer");
-  mproc_queue *q = nullptr;
-  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
-  Unlinker u(name);
-  ASSERT_EQ(put_msg(q, 1, 0, 1500, 0), MPROC_OK);
-  ASSERT_EQ(put_msg(q, 1, 1, 300, 0), MPROC_OK);
   // A consumer dies holding message 0; then a process that recovers it on
   // attach dies right after its first recovery step.
-  ASSERT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
-  ASSERT_EQ(run_with_crashpoint("recover.step:1",
-                                [&] {
-                                  mproc_queue *r = nullptr;
-                                  mproc_queue_open(&r, name.c_str());
-                                }),
-            -SIGKILL);
+  std::string name = unique_name("recoverer");
+  Unlinker u(name);
+  mproc_queue *q = queue_with_dead_consumer(name);
+  ASSERT_NE(q, nullptr);
+  ASSERT_EQ(attach_and_get_with_crashpoint(name, "recover.step:1"), -SIGKILL);
   std::vector<uint32_t> seqs = drain(q, 2, kRecoveryBound);
   std::multiset<uint32_t> got(seqs.begin(), seqs.end());
   EXPECT_EQ(got, (std::multiset<uint32_t>{0, 1}));
@@ -269,12 +513,9 @@ TEST(QueueCrashPoint, AttachTakesOverADeadParticipantsSlot) {
   // message it was reading. A new attacher must take over that slot and
   // must not mistake the dead owner's message for its own.
   std::string name = unique_name("takeover");
-  mproc_queue *q = nullptr;
-  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
   Unlinker u(name);
-  ASSERT_EQ(put_msg(q, 1, 0, 1500, 0), MPROC_OK);
-  ASSERT_EQ(put_msg(q, 1, 1, 300, 0), MPROC_OK);
-  ASSERT_EQ(run_with_crashpoint("get.copy:1", [&] { get_msg(q, 5); }), -SIGKILL);
+  mproc_queue *q = queue_with_dead_consumer(name);
+  ASSERT_NE(q, nullptr);
   ShmView v(name);
   int slots = static_cast<int>(v.u32(off::kMaxSlots));
   for (int i = v.active_slots(); i < slots; i++)
