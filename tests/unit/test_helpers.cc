@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -43,6 +45,13 @@ bool wait_until(const std::function<bool()> &pred, double timeout_s) {
     if (now_s() > end) return false;
     usleep(2000);
   }
+}
+
+int joined_exitcode(mproc_process *p) {
+  EXPECT_EQ(mproc_process_join(p, 60.0), MPROC_OK);
+  int code = -12345;
+  EXPECT_EQ(mproc_process_exitcode(p, &code), MPROC_OK);
+  return code;
 }
 
 int run_in_child(const std::function<int()> &fn, double timeout_s) {

@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "mproc.h"
+
 namespace mproc_test {
 
 // Number of open file descriptors in this process (/proc/self/fd).
@@ -23,6 +25,10 @@ bool wait_until(const std::function<bool()> &pred, double timeout_s);
 // Use it for checks that must happen in a fresh process (exit behaviour,
 // subreapers, signal dispositions) without disturbing the test runner.
 int run_in_child(const std::function<int()> &fn, double timeout_s = 60.0);
+
+// Joins a started process (generous bound: 60 s) and returns its exit
+// code; a failed join or exitcode is a test failure.
+int joined_exitcode(mproc_process *p);
 
 // Seconds since an arbitrary monotonic origin.
 double now_s();

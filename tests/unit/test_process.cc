@@ -25,6 +25,7 @@
 #include "mproc.h"
 #include "test_helpers.h"
 
+using mproc_test::joined_exitcode;
 using mproc_test::now_s;
 using mproc_test::Pipe;
 using mproc_test::run_in_child;
@@ -87,14 +88,6 @@ mproc_process *make(mproc_target_fn fn, const void *arg = nullptr, size_t len = 
   mproc_process *p = nullptr;
   EXPECT_EQ(mproc_process_new(&p, fn, arg, len, ctx), MPROC_OK);
   return p;
-}
-
-// Joins a started process (generous bound) and returns its exit code.
-int joined_exitcode(mproc_process *p) {
-  EXPECT_EQ(mproc_process_join(p, 60.0), MPROC_OK);
-  int code = -12345;
-  EXPECT_EQ(mproc_process_exitcode(p, &code), MPROC_OK);
-  return code;
 }
 
 int run_to_exit(mproc_target_fn fn, const void *arg = nullptr, size_t len = 0,

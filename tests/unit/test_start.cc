@@ -26,6 +26,7 @@
 #include "mproc.h"
 #include "test_helpers.h"
 
+using mproc_test::joined_exitcode;
 using mproc_test::count_open_fds;
 using mproc_test::now_s;
 using mproc_test::Pipe;
@@ -202,13 +203,6 @@ mproc_process *make(int method, mproc_target_fn fn, const void *arg = nullptr, s
   EXPECT_EQ(mproc_process_new(&p, fn, arg, len, nullptr), MPROC_OK);
   EXPECT_EQ(mproc_process_set_start_method(p, method), MPROC_OK);
   return p;
-}
-
-int joined_exitcode(mproc_process *p) {
-  EXPECT_EQ(mproc_process_join(p, 60.0), MPROC_OK);
-  int code = -12345;
-  EXPECT_EQ(mproc_process_exitcode(p, &code), MPROC_OK);
-  return code;
 }
 
 int run_to_exit(int method, mproc_target_fn fn, const void *arg = nullptr, size_t len = 0) {
