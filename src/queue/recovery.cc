@@ -135,12 +135,16 @@ bool Ring::resolve_put(uint32_t slot, const Intent &in) {
 // A dead consumer's get: if its CAS claimed the record and it did not
 // release it, the record is offered again.
 bool Ring::resolve_get(uint64_t pos) {
+  // A live consumer with the same intent may hold the record: it settles
+  // by itself. Asked first: once its intent is gone, what it did to the
+  // record (DONE, or free moved past it) is visible to the reads below.
+  if (live_intent(pos | kIntentGet)) return false;
   // Claimed (TAKEN) and not released: a record behind free was released
   // already, whatever its header still says.
   uint64_t f, tail;
   uint32_t freed;
   if (load_free(&f, &tail, &freed) != MPROC_OK || pos < f) return false;
-  if (load(state_word(pos)) != (tag(pos) | kTaken) || live_intent(pos | kIntentGet)) return false;
+  if (load(state_word(pos)) != (tag(pos) | kTaken)) return false;
   Lock::Txn tx(lock_);
   tx.set(state_word(pos), tag(pos) | kRedeliver);
   tx.set(&c_->redeliver, load(&c_->redeliver) + 1);
