@@ -99,9 +99,19 @@ Ring::RecRead Ring::read_rec(uint64_t pos, Rec *r) const {
     diag_note("read_rec unaligned pos=%llx", (unsigned long long)pos);
     return kRecBad;
   }
-  uint64_t st = load(state_word(pos));
-  if ((st & ~kStatusMask) != tag(pos)) return kRecUnheaded;
-  uint64_t info = load(info_word(pos));
+  // The two words are read like a seqlock: between our reads the record
+  // may be consumed, freed and its bytes reused by a later lap (a new
+  // header, or payload), so the info word is trusted only if the state
+  // word did not change around it.
+  uint64_t st = load(state_word(pos)), info = 0;
+  for (int tries = 0;; tries++) {
+    if ((st & ~kStatusMask) != tag(pos)) return kRecUnheaded;
+    info = load(info_word(pos));
+    uint64_t again = load(state_word(pos));
+    if (again == st) break;
+    if (tries == 100) return kRecUnheaded;  // changing under us: no verdict now
+    st = again;
+  }
   r->status = st & kStatusMask;
   r->len = static_cast<uint32_t>(info);
   r->owner = static_cast<uint32_t>(info >> 32);
