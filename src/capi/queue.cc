@@ -33,6 +33,12 @@ namespace mproc {
 
 int queue_handle_fd(const mproc_queue *q) { return q->impl->fd(); }
 
+int queue_handle_put_quiet(mproc_queue *q, const void *data, size_t len, double timeout) {
+  return guarded([&] { return q->impl->put(data, len, timeout, /*wake=*/false); });
+}
+
+void queue_handle_wake(mproc_queue *q) { q->impl->wake_consumer(); }
+
 int queue_handle_from_fd(int fd, mproc_queue **out) {
   return guarded([&] {
     std::unique_ptr<Queue> q;

@@ -145,13 +145,20 @@ int Channel::send(bool from_manager, MsgHeader h, const void *payload, size_t le
     close(fd);
     if (rc != MPROC_OK) return rc;
     h.flags |= kFlagBig;
-    return mproc_queue_put(q, &h, sizeof h, timeout);
+    return put(from_manager, &h, sizeof h, timeout);
   }
   send_buf_.resize(sizeof h + len);
   memcpy(send_buf_.data(), &h, sizeof h);
   if (len) memcpy(send_buf_.data() + sizeof h, payload, len);
-  return mproc_queue_put(q, send_buf_.data(), send_buf_.size(), timeout);
+  return put(from_manager, send_buf_.data(), send_buf_.size(), timeout);
 }
+
+int Channel::put(bool from_manager, const void *data, size_t len, double timeout) {
+  if (from_manager) return queue_handle_put_quiet(inbox_, data, len, timeout);
+  return mproc_queue_put(outbox_, data, len, timeout);
+}
+
+void Channel::wake_worker() { queue_handle_wake(inbox_); }
 
 int Channel::receive(bool at_manager, double timeout, MsgHeader *h,
                      std::vector<unsigned char> *payload) {
@@ -203,6 +210,8 @@ int Channel::steal_task(uint64_t *chunk_id) {
 }
 
 bool Channel::replies_waiting() const { return mproc_queue_qsize(outbox_) > 0; }
+
+bool Channel::tasks_waiting() const { return mproc_queue_empty(inbox_) == 0; }
 
 void Channel::shutdown_inbox() {
   if (inbox_shut_) return;

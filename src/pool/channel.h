@@ -55,7 +55,10 @@ class Channel {
 
   // Sends header + payload towards the other end. The manager never blocks
   // (timeout 0: MPROC_E_FULL means try later); the worker waits for room.
+  // The manager's sends do not wake the worker: it sends a burst, then
+  // calls wake_worker() once (one futex wake, not one per task).
   int send(bool from_manager, MsgHeader h, const void *payload, size_t len, double timeout);
+  void wake_worker();
   // Receives the next message for this end. MPROC_E_EMPTY with timeout 0
   // when nothing is there, MPROC_E_CLOSED once the inbox is shut down.
   int receive(bool at_manager, double timeout, MsgHeader *h, std::vector<unsigned char> *payload);
@@ -67,6 +70,8 @@ class Channel {
   int steal_task(uint64_t *chunk_id);
   // Manager side: whether replies are waiting (checked before sleeping).
   bool replies_waiting() const;
+  // Worker side: whether more tasks are queued for it.
+  bool tasks_waiting() const;
   // Manager side: stop the worker after its queued tasks (graceful close).
   void shutdown_inbox();
   // Manager side, after the worker died: how many task messages it never took.
@@ -75,6 +80,8 @@ class Channel {
   ReplyLog &reply_log() { return log_; }
 
  private:
+  int put(bool from_manager, const void *data, size_t len, double timeout);
+
   mproc_queue *inbox_ = nullptr;   // manager -> worker
   mproc_queue *outbox_ = nullptr;  // worker -> manager
   int manager_sock_ = -1;

@@ -629,6 +629,7 @@ bool Pool::send_locked(Slot &s) {
   }
   s.assigned.push_back(c);
   s.chunks_sent++;
+  s.wake_owed = true;
   if (task_timeout_ns_ && s.ready && s.assigned.size() == 1)
     s.deadline_ns = monotonic_ns() + task_timeout_ns_;
   return true;
@@ -639,11 +640,17 @@ void Pool::dispatch_locked() {
   // Round robin, least loaded first: one chunk per worker per pass.
   for (size_t pass = 0; pass < depth() && !pending_.empty(); pass++) {
     for (auto &sp : slots_) {
-      if (pending_.empty()) return;
+      if (pending_.empty()) break;
       if (sp->assigned.size() == pass && can_take_locked(*sp, *pending_.front())) send_locked(*sp);
     }
   }
   if (pending_.empty()) steal_for_idle_locked();
+  // One wake per worker for the whole burst (sends do not wake).
+  for (auto &sp : slots_) {
+    if (!sp->wake_owed) continue;
+    sp->wake_owed = false;
+    sp->channel->wake_worker();
+  }
 }
 
 void Pool::steal_for_idle_locked() {

@@ -102,6 +102,7 @@ class Pool {
     WorkerSetup setup;
     std::deque<std::shared_ptr<Chunk>> assigned;  // sent, in order
     uint32_t chunks_sent = 0;
+    bool wake_owed = false;    // tasks sent since the worker was last woken
     bool ready = false;        // initializer passed
     bool init_failed = false;  // it said so before exiting
     bool killed_for_timeout = false;

@@ -73,7 +73,7 @@ int Queue::finish(std::unique_ptr<Segment> seg, std::unique_ptr<Queue> *out) {
 // Attaching took over a dead participant's slot: its claims are stale.
 int Queue::recover_hook(void *self) { return static_cast<Queue *>(self)->ring_.recover(true, true); }
 
-int Queue::put(const void *data, size_t len, double timeout) {
+int Queue::put(const void *data, size_t len, double timeout, bool wake) {
   Deadline dl;
   if (int rc = Deadline::from_seconds(timeout, &dl)) return rc;
   if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
@@ -93,7 +93,7 @@ int Queue::put(const void *data, size_t len, double timeout) {
         ring_.recover(false, false);
       });
   if (rc != MPROC_OK) return rc;
-  ring_.publish(claim, data);
+  ring_.publish(claim, data, wake);
   return MPROC_OK;
 }
 

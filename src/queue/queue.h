@@ -30,7 +30,10 @@ class Queue {
   // Attaches to the segment behind fd (duplicated): see Segment::open_fd.
   static int open_fd(int fd, std::unique_ptr<Queue> *out);
 
-  int put(const void *data, size_t len, double timeout);
+  // wake == false: a put in a burst; the caller calls wake_consumer() once
+  // after it, rather than every put waking the same sleeping consumer.
+  int put(const void *data, size_t len, double timeout, bool wake = true);
+  void wake_consumer() { ring_.wake_consumer(); }
   int get(void *buf, size_t cap, size_t *len, double timeout);
   int get_alloc(void **data, size_t *len, double timeout);
   int64_t qsize() const;

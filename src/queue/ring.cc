@@ -354,14 +354,14 @@ int Ring::claim_put_counted(uint32_t len, bool may_pad, Claim *out) {
   }
 }
 
-void Ring::publish(Claim &c, const void *data) {
+void Ring::publish(Claim &c, const void *data, bool wake) {
   if (c.len) copy_with_crashpoint(payload(c.pos), data, c.len, kCpPutCopy);
   crashpoint(kCpPutCopied);
   // Sequentially consistent: the Dekker edge with a consumer going to sleep.
   store_seq(state_word(c.pos), tag(c.pos) | kCommitted);
   crashpoint(kCpPutCommitted);
   drop_intent(&c.intent);
-  notify(data_ec(), 1);
+  if (wake) wake_consumer();
 }
 
 // ---------------------------------------------------------------- get

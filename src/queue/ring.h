@@ -56,8 +56,11 @@ class Ring {
   // messages. MPROC_OK, kAgain (no room, or maxsize messages queued),
   // MPROC_E_CLOSED (shut down), MPROC_E_BAD_SEGMENT.
   int claim_put(uint32_t len, bool may_pad, Claim *out);
-  // Copies the payload in, commits the record and wakes a consumer.
-  void publish(Claim &c, const void *data);
+  // Copies the payload in, commits the record and, if wake, wakes a
+  // consumer (else the caller owes a wake_consumer() later).
+  void publish(Claim &c, const void *data, bool wake = true);
+  // Wakes one sleeping consumer, if any.
+  void wake_consumer() { notify(data_ec(), 1); }
   // Claims the oldest deliverable message if it fits in cap bytes.
   // MPROC_OK, kAgain, MPROC_E_TOOBIG (*needed = its length; it stays queued),
   // MPROC_E_CLOSED (shut down and drained, or shut down immediately),
