@@ -33,6 +33,39 @@ void notify(const WorkerSetup *s) {
   (void)ignored;
 }
 
+// A notify put off because more tasks are queued here: the results are in
+// the outbox already, and whoever waits for them hears once this worker's
+// inbox runs dry (or kFlushNs on), so a burst of small chunks costs the
+// caller one wake-up rather than one per chunk.
+bool notify_owed = false;
+int64_t owed_since_ns = 0;
+
+void notify_unless_busy(WorkerSetup *s, int64_t now) {
+  if (!notify_owed) owed_since_ns = now;
+  if (now - owed_since_ns < kFlushNs && s->channel->tasks_waiting()) {
+    notify_owed = true;
+    return;
+  }
+  notify_owed = false;
+  notify(s);
+}
+
+void pay_owed_notify(WorkerSetup *s) {
+  if (!notify_owed) return;
+  notify_owed = false;
+  notify(s);
+}
+
+// The next task: at once if one is queued, else after paying an owed notify.
+int next_task(WorkerSetup *s, MsgHeader *task, std::vector<unsigned char> *payload) {
+  if (notify_owed) {
+    int rc = s->channel->receive(false, 0.0, task, payload);
+    if (rc != MPROC_E_EMPTY) return rc;
+    pay_owed_notify(s);
+  }
+  return s->channel->receive(false, MPROC_FOREVER, task, payload);
+}
+
 int send_to_manager(WorkerSetup *s, MsgHeader h, const std::vector<unsigned char> &payload) {
   int rc = s->channel->send(false, h, payload.data(), payload.size(), MPROC_FOREVER);
   if (rc == MPROC_OK) notify(s);
@@ -89,8 +122,8 @@ int flush(WorkerSetup *s, uint64_t chunk_id) {
   int rc = s->channel->send(false, h, log.data(), log.used(), MPROC_FOREVER);
   if (rc != MPROC_OK) return rc;
   log.clear();  // a death before this leaves duplicates, which the manager skips
-  notify(s);
   batch_started_ns = monotonic_ns();
+  notify_unless_busy(s, batch_started_ns);
   return MPROC_OK;
 }
 
@@ -166,13 +199,16 @@ int worker_main(const void *, size_t, void *ctx) {
   std::vector<mproc_bytes> items;
   for (;;) {
     MsgHeader task;
-    int rc = s->channel->receive(false, MPROC_FOREVER, &task, &payload);
+    int rc = next_task(s, &task, &payload);
     if (rc == MPROC_E_CLOSED) return 0;  // the pool is closing: done
     if (rc != MPROC_OK || task.kind != static_cast<uint32_t>(MsgKind::kTask)) return kWorkerExitProtocol;
     uint32_t count = static_cast<uint32_t>(task.index);  // a task's index field carries its item count
     if (!unpack_items(payload, count, &items)) return kWorkerExitProtocol;
     if (run_chunk(s, task, items) != MPROC_OK) return kWorkerExitProtocol;
-    if (s->max_chunks && ++chunks_run >= s->max_chunks) return 0;
+    if (s->max_chunks && ++chunks_run >= s->max_chunks) {
+      pay_owed_notify(s);
+      return 0;
+    }
   }
 }
 
