@@ -4,6 +4,7 @@
 // MPI's own: tasks spread over every worker rank, which survive crashes,
 // timeouts and terminate.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cstdio>
@@ -26,6 +27,13 @@ int report_rank(const void *arg, size_t len, mproc_reply *r, void *) {
   return reply_int(r, rank ? atoi(rank) : -1);
 }
 
+// The network namespace of the process that runs the task.
+int64_t netns_inode() {
+  struct stat st;
+  return stat("/proc/self/ns/net", &st) == 0 ? static_cast<int64_t>(st.st_ino) : -1;
+}
+int report_netns(const void *, size_t, mproc_reply *r, void *) { return reply_int(r, netns_inode()); }
+
 int64_t g_initialized = 0;
 int set_initialized(const void *arg, size_t len, void *) {
   g_initialized = arg_int(arg, len);
@@ -40,6 +48,7 @@ void register_tasks() {
   mproc_register_task("echo", echo);
   mproc_register_task("report_pid", report_pid);
   mproc_register_task("report_rank", report_rank);
+  mproc_register_task("report_netns", report_netns);
   mproc_register_task("sleep_ms", sleep_ms_task);
   mproc_register_task("fail_with_message", fail_with_message);
   mproc_register_task("crash_on_negative", crash_on_negative);
@@ -195,6 +204,24 @@ TEST(MpiPool, TasksRunOnEveryWorkerRank) {
   std::set<int64_t> expected;
   for (int r = 1; r < g_size; r++) expected.insert(r);
   EXPECT_EQ(ranks, expected);
+  close_join_free(p);
+}
+
+// Under netns_run.py (MPROC_TEST_NETNS=1) every worker rank sits in a
+// network namespace of its own: the tasks crossed a network to get there.
+TEST(MpiPool, WorkerRanksInOtherNetworkNamespaces) {
+  if (!getenv("MPROC_TEST_NETNS")) GTEST_SKIP() << "only under tests/mpi/netns_run.py";
+  mproc_pool *p = mpi_pool();
+  std::vector<int64_t> in(static_cast<size_t>(4 * (g_size - 1)), 0);
+  std::vector<mproc_bytes> items = as_items(in);
+  mproc_bytes *results = nullptr;
+  ASSERT_EQ(mproc_pool_map_named(p, "report_netns", items.data(), items.size(), 1, &results),
+            MPROC_OK);
+  std::set<int64_t> spaces;
+  for (size_t i = 0; i < in.size(); i++) spaces.insert(as_int(results[i].data, results[i].len));
+  mproc_free(results);
+  EXPECT_EQ(spaces.count(netns_inode()), 0u);
+  EXPECT_EQ(spaces.size(), static_cast<size_t>(g_size - 1));
   close_join_free(p);
 }
 
