@@ -14,7 +14,10 @@ namespace mpi {
 namespace {
 // Chunks in flight per worker rank at most: enough to hide the trip to
 // the rank and back behind the tasks of a busy one.
-constexpr size_t kMaxDepth = 16;
+constexpr size_t kMaxDepth = 64;
+// Results have no descriptor to wake us: while chunks are out, look at
+// least this often (an idle pool sleeps on the core's wake-ups instead).
+constexpr int64_t kMaxPollNs = 100 * 1000;
 }  // namespace
 
 Master::Master(Job &job)
@@ -51,7 +54,7 @@ void Master::on_destroy(void *self) { delete static_cast<Master *>(self); }
 
 void Master::run() {
   send_config();
-  Backoff backoff;
+  Backoff backoff(kMaxPollNs);
   for (;;) {
     int state = seam_->state(core_);
     if (state == MPROC_SEAM_TERMINATED) {

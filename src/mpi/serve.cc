@@ -49,7 +49,9 @@ class Server {
 };
 
 void Server::run() {
-  Backoff backoff;
+  // Local results wake us through the event fd; rank 0's messages are
+  // looked for at least every millisecond.
+  Backoff backoff(1000 * 1000);
   std::vector<unsigned char> msg;
   for (;;) {
     bool busy = false;

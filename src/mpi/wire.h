@@ -112,22 +112,23 @@ constexpr size_t kMaxResultsBytes = 64u << 20;
 
 // How long a side that found nothing to do waits before it looks at MPI
 // again (MPI has no descriptor to sleep on): a few rounds of yielding, then
-// 10 us doubling up to 1 ms; any traffic starts over.
+// 10 us doubling up to max_ns; any traffic starts over.
 class Backoff {
  public:
+  explicit Backoff(int64_t max_ns) : max_ns_(max_ns) {}
   void reset() { idle_ = 0; }
   // Nanoseconds to wait, 0 = just yield the CPU.
   int64_t next() {
     if (idle_ < kYields) return idle_++, 0;
     int64_t ns = kFirstNs << (idle_ - kYields < 7 ? idle_ - kYields : 7);
     idle_++;
-    return ns < kMaxNs ? ns : kMaxNs;
+    return ns < max_ns_ ? ns : max_ns_;
   }
 
  private:
   static constexpr unsigned kYields = 16;
   static constexpr int64_t kFirstNs = 10 * 1000;
-  static constexpr int64_t kMaxNs = 1000 * 1000;
+  int64_t max_ns_;
   unsigned idle_ = 0;
 };
 
