@@ -10,12 +10,10 @@
 #include "pool/results.h"
 #include "pool/worker.h"
 
+#include "capi/pool_handle.h"
+
 // Each handle remembers the process that made it: in a forked child its
 // locks may have been copied while held, so nothing there may touch them.
-struct mproc_pool {
-  std::shared_ptr<mproc::Pool> pool;
-  pid_t owner = getpid();
-};
 struct mproc_result {
   std::shared_ptr<mproc::ResultState> state;
   pid_t owner = getpid();

@@ -51,8 +51,18 @@ Pool::Pool(int workers)
   waiter_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
+Pool::Pool(int workers, const mproc_pool_transport &transport) : Pool(workers) {
+  has_transport_ = true;
+  transport_ = transport;
+  // Remote workers know tasks only by name, like forkserver workers (and
+  // the transport runs them in forkserver children).
+  method_ = MPROC_START_FORKSERVER;
+  method_chosen_ = true;
+}
+
 Pool::~Pool() {
   shutdown();
+  if (has_transport_) transport_.destroy(transport_.self);
   for (int fd : {wake_fd_, results_fd_, event_fd_, waiter_fd_})
     if (fd >= 0) ::close(fd);
 }
@@ -74,7 +84,7 @@ int Pool::check_initializer_locked(int method) {
 int Pool::set_start_method(int method) {
   if (!valid_start_method(method)) return MPROC_E_INVAL;
   std::lock_guard<std::mutex> lock(mu_);
-  if (manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
+  if (manager_running_ || state_ != State::kNew || has_transport_) return MPROC_E_STATE;
   if (int rc = check_initializer_locked(method)) return rc;
   method_ = method;
   method_chosen_ = true;
@@ -133,6 +143,7 @@ int Pool::start() {
   std::unique_lock<std::mutex> lock(mu_);
   if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_E_STATE;
   if (int rc = start_locked()) return rc;
+  if (has_transport_) return MPROC_OK;  // its workers are not ours to count
   // Return once the manager has started the workers, so that what they
   // copy (fork) is the caller's state at this call: bindings for languages
   // with a runtime (Lua, Rust's stdout lock) depend on it.
@@ -153,12 +164,23 @@ int Pool::start_locked() {
     return rc;
   }
   if (state_ == State::kNew) state_ = State::kRunning;
+  if (has_transport_) {
+    manager_running_ = true;
+    workers_started_ = workers_alive_ = static_cast<uint64_t>(nworkers_);
+    transport_.start(transport_.self);
+    return MPROC_OK;
+  }
   if (!start_thread(&manager_, manager_main, this, /*detached=*/false)) return MPROC_E_SYS;
   manager_running_ = true;
   return MPROC_OK;
 }
 
-void Pool::wake_manager() { signal_eventfd(wake_fd_); }
+void Pool::wake_manager() {
+  if (has_transport_)
+    transport_.wake(transport_.self);
+  else
+    signal_eventfd(wake_fd_);
+}
 
 int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
   std::vector<std::shared_ptr<Chunk>> one{std::move(chunk)};
@@ -312,7 +334,7 @@ int Pool::join(const Deadline &deadline) {
     finished_cv_.wait_for(lock,
                           std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
   }
-  if (!manager_joined_) {
+  if (!manager_joined_ && !has_transport_) {
     manager_joined_ = true;
     lock.unlock();
     pthread_join(manager_, nullptr);
@@ -381,10 +403,12 @@ void Pool::fail_all_locked(int status, Deliveries &out) {
     for (auto &c : s->assigned) fail_chunk_locked(*c, status, out);
     s->assigned.clear();
   }
+  for (auto &kv : taken_) fail_chunk_locked(*kv.second, status, out);
+  taken_.clear();
 }
 
 bool Pool::work_left_locked() const {
-  if (!pending_.empty() || active_iterators_ > 0) return true;
+  if (!pending_.empty() || active_iterators_ > 0 || !taken_.empty()) return true;
   for (const auto &s : slots_)
     if (!s->assigned.empty()) return true;
   return false;
@@ -773,6 +797,73 @@ void Pool::manager_loop() {
   lock.lock();
   manager_finished_ = true;
   finished_cv_.notify_all();
+}
+
+// --- the transport's side of the seam (pool/seam.h) ----------------------
+
+int Pool::transport_take(std::shared_ptr<Chunk> *out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ == State::kTerminated || pending_.empty()) return MPROC_E_EMPTY;
+  std::shared_ptr<Chunk> c = std::move(pending_.front());
+  pending_.pop_front();
+  c->id = next_chunk_id_++;
+  taken_.emplace(c->id, c);
+  *out = std::move(c);
+  return MPROC_OK;
+}
+
+void Pool::transport_deliver(uint64_t id, uint32_t first, uint32_t n,
+                             const mproc_seam_item *items) {
+  Deliveries out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = taken_.find(id);
+    if (it == taken_.end()) return;  // failed by terminate meanwhile
+    Chunk &c = *it->second;
+    for (uint32_t k = 0; k < n && first + k < c.count; k++) {
+      if (first + k < c.done) continue;  // delivered before
+      if (first + k > c.done) break;     // out of order: the transport's bug, keep ours sane
+      const mproc_seam_item &item = items[k];
+      (item.status == MPROC_OK ? tasks_succeeded_ : tasks_failed_)++;
+      if (item.has_exit) workers_died_++;
+      add_outcome(out, c.sink, c.first_index + c.done,
+                  ItemOutcome{item.status,
+                              ReplyBytes(static_cast<const unsigned char *>(item.data), item.len),
+                              item.has_exit != 0, item.exit_code},
+                  n - k);
+      c.done++;
+    }
+    if (c.done == c.count) taken_.erase(it);
+  }
+  deliver(out);
+}
+
+int Pool::transport_state() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ == State::kTerminated) return MPROC_SEAM_TERMINATED;
+  if (state_ == State::kClosed && !work_left_locked()) return MPROC_SEAM_DRAINED;
+  return MPROC_SEAM_RUNNING;
+}
+
+size_t Pool::transport_pending() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_.size();
+}
+
+void Pool::transport_finished() {
+  std::lock_guard<std::mutex> lock(mu_);
+  workers_alive_ = 0;
+  manager_finished_ = true;
+  finished_cv_.notify_all();
+}
+
+void Pool::transport_config(mproc_seam_config *out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  out->task_timeout = task_timeout_ns_ ? static_cast<double>(task_timeout_ns_) / 1e9 : -1.0;
+  out->maxtasksperchild = max_tasks_;
+  out->init_name = init_ ? init_name_.c_str() : nullptr;
+  out->init_arg = init_arg_.data();
+  out->init_arg_len = init_arg_.size();
 }
 
 }  // namespace mproc

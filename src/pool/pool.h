@@ -21,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,9 +29,9 @@
 
 #include "base/deadline.h"
 #include "base/shm.h"
-#include "base/shm.h"
 #include "pool/callbacks.h"
 #include "pool/channel.h"
+#include "pool/seam.h"
 #include "pool/task.h"
 #include "pool/worker.h"
 #include "process/process.h"
@@ -42,6 +43,9 @@ class IterState;
 class Pool {
  public:
   explicit Pool(int workers);
+  // A pool whose workers a transport outside the core runs (pool/seam.h):
+  // no manager thread, no local workers; tasks go by registered name.
+  Pool(int workers, const mproc_pool_transport &transport);
   ~Pool();
   Pool(const Pool &) = delete;
   Pool &operator=(const Pool &) = delete;
@@ -92,6 +96,14 @@ class Pool {
   std::shared_ptr<CallbackQueue> callbacks() const { return callbacks_; }
   // free(): terminate if running, join, run queued callbacks.
   void shutdown();
+
+  // The transport's side of the seam (pool/seam.h).
+  int transport_take(std::shared_ptr<Chunk> *out);
+  void transport_deliver(uint64_t id, uint32_t first, uint32_t n, const mproc_seam_item *items);
+  int transport_state();
+  size_t transport_pending();
+  void transport_finished();
+  void transport_config(mproc_seam_config *out);
 
  private:
   enum class State { kNew, kRunning, kClosed, kTerminated };
@@ -157,6 +169,10 @@ class Pool {
 
   const int nworkers_;
   const pid_t creator_;
+  bool has_transport_ = false;
+  mproc_pool_transport transport_{};
+  // Chunks the transport took and has not finished, by id.
+  std::map<uint64_t, std::shared_ptr<Chunk>> taken_;
   int wake_fd_ = -1;     // submissions, close, terminate -> manager
   int results_fd_ = -1;  // workers -> manager
   int event_fd_ = -1;    // manager -> caller's event loop

@@ -19,20 +19,24 @@ std::vector<unsigned char> pack_items(const mproc_bytes *items, size_t n) {
   return out;
 }
 
-bool unpack_items(const std::vector<unsigned char> &payload, uint32_t count,
-                  std::vector<mproc_bytes> *out) {
-  out->clear();
+bool unpack_items(const unsigned char *payload, size_t size, uint32_t count, mproc_bytes *out) {
   size_t off = 0;
   for (uint32_t i = 0; i < count; i++) {
     uint64_t len;
-    if (payload.size() - off < sizeof len) return false;
-    memcpy(&len, payload.data() + off, sizeof len);
+    if (size - off < sizeof len) return false;
+    memcpy(&len, payload + off, sizeof len);
     off += sizeof len;
-    if (payload.size() - off < len) return false;
-    out->push_back(mproc_bytes{len ? payload.data() + off : nullptr, static_cast<size_t>(len)});
+    if (size - off < len) return false;
+    out[i] = mproc_bytes{len ? payload + off : nullptr, static_cast<size_t>(len)};
     off += len;
   }
-  return off == payload.size();
+  return off == size;
+}
+
+bool unpack_items(const std::vector<unsigned char> &payload, uint32_t count,
+                  std::vector<mproc_bytes> *out) {
+  out->resize(count);
+  return unpack_items(payload.data(), payload.size(), count, out->data());
 }
 
 ItemOutcome OutcomeRun::take_next() {

@@ -104,6 +104,8 @@ std::vector<unsigned char> pack_items(const mproc_bytes *items, size_t n);
 // Splits a payload back into (pointer, length) views; false if malformed.
 bool unpack_items(const std::vector<unsigned char> &payload, uint32_t count,
                   std::vector<mproc_bytes> *out);
+// The same into out[0..count) (views into payload[0..size)).
+bool unpack_items(const unsigned char *payload, size_t size, uint32_t count, mproc_bytes *out);
 // A new chunk holding the items of `c` from item `from` on (same sink).
 std::shared_ptr<Chunk> chunk_tail(const Chunk &c, uint32_t from);
 

@@ -4,7 +4,8 @@
 Three lists must be equal:
   - the dynamic symbols the built library defines (nm -D --defined-only),
   - the global entries of the linker version script (src/libmproc.map),
-  - the functions declared with MPROC_API in the public headers.
+  - the functions declared with MPROC_API in the public headers (and in
+    src/pool/seam.h, the private seam of the MPROC_PRIVATE node).
 Any symbol in one list and not in another fails the test, so nothing leaks
 from the C++ internals and nothing declared is missing.
 
