@@ -132,15 +132,26 @@ size_t Pool::depth() const {
 int Pool::start() {
   std::unique_lock<std::mutex> lock(mu_);
   if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_E_STATE;
+  return start_and_wait(lock);
+}
+
+int Pool::start_and_wait(std::unique_lock<std::mutex> &lock) {
   if (int rc = start_locked()) return rc;
   // Return once the manager has started the workers, so that what they
   // copy (fork) is the caller's state at this call: bindings for languages
   // with a runtime (Lua, Rust's stdout lock) depend on it.
   workers_cv_.wait_for(lock, std::chrono::seconds(60), [this] {
-    return workers_started_ >= static_cast<uint64_t>(nworkers_) || spawn_failed_ || broken_ ||
+    return first_fill_done_ || start_error_ != MPROC_OK || broken_ ||
            state_ == State::kTerminated;
   });
-  return MPROC_OK;
+  int rc = start_error_;
+  if (rc == MPROC_OK) return MPROC_OK;
+  // Fewer workers than asked for is not the pool the caller made: stop the
+  // ones that started (terminate kills them, the manager reaps them).
+  lock.unlock();
+  terminate();
+  join(Deadline::forever());
+  return rc;
 }
 
 int Pool::start_locked() {
@@ -168,11 +179,14 @@ int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
 int Pool::submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator) {
   Deliveries out;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (!from_iterator) {
       if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_E_STATE;
       if (broken_) return MPROC_E_INIT_FAILED;
     }
+    // The first submission starts the workers, and fails as start() would.
+    if (!manager_running_ && state_ != State::kTerminated && !broken_)
+      if (int rc = start_and_wait(lock)) return rc;
     uint64_t items = 0;
     for (auto &c : chunks) items += c->count;
     tasks_submitted_ += items;
@@ -180,11 +194,6 @@ int Pool::submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator
       for (auto &c : chunks)
         fail_chunk_locked(*c, broken_ ? MPROC_E_INIT_FAILED : MPROC_E_CANCELLED, out);
     } else {
-      int rc = start_locked();
-      if (rc != MPROC_OK) {
-        tasks_submitted_ -= items;
-        return rc;
-      }
       for (auto &c : chunks) pending_.push_back(std::move(c));
       // Hand them to workers from this thread when they can take them: the
       // manager need not wake. It still must for what only it does.
@@ -439,15 +448,21 @@ int Pool::spawn_worker_locked() {
 }
 
 void Pool::fill_workers_locked() {
-  if (state_ == State::kTerminated || broken_) return;
+  if (state_ == State::kTerminated || broken_ || start_error_ != MPROC_OK) return;
   size_t want = state_ == State::kRunning || work_left_locked() ? static_cast<size_t>(nworkers_) : 0;
   spawn_failed_ = false;
   while (slots_.size() < want) {
-    if (spawn_worker_locked() != MPROC_OK) {
-      spawn_failed_ = true;  // fork or memory exhausted: try again on a tick
+    if (int rc = spawn_worker_locked()) {
+      // The first start reports it (start_and_wait); a replacement that
+      // cannot start (fork or memory exhausted) is retried on a tick.
+      if (first_fill_done_)
+        spawn_failed_ = true;
+      else
+        start_error_ = rc;
       break;
     }
   }
+  if (start_error_ == MPROC_OK) first_fill_done_ = true;
   workers_cv_.notify_all();
 }
 
@@ -718,8 +733,11 @@ void Pool::manager_loop() {
     if (state_ == State::kTerminated) {
       for (auto &s : slots_) s->process->send_signal(SIGKILL);
     } else {
-      if (broken_) {
-        for (auto &c : pending_) fail_chunk_locked(*c, MPROC_E_INIT_FAILED, out);
+      if (broken_ || start_error_ != MPROC_OK) {
+        // Nothing pending can run (only work queued after a caller stopped
+        // waiting for the first start can be here in the second case).
+        for (auto &c : pending_)
+          fail_chunk_locked(*c, broken_ ? MPROC_E_INIT_FAILED : start_error_, out);
         pending_.clear();
       }
       fill_workers_locked();
