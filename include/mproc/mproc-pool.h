@@ -134,10 +134,10 @@ MPROC_API int mproc_pool_new(mproc_pool **out, int workers);
  * rely on. Workers started later (replacements) are forked by the pool's
  * manager thread whenever needed; one that cannot start is retried.
  *
- * If a worker cannot be started (out of processes, descriptors or memory),
- * the pool does not run short-handed: the workers already started are
- * killed and reaped, the pool is left terminated (free it) and the reason
- * is returned. The first task submitted to a pool not yet started (apply,
+ * If a worker (or the pool's thread) cannot be started (out of processes,
+ * descriptors or memory), the pool does not run short-handed: the workers
+ * already started are killed and reaped, the pool is left terminated (free
+ * it) and the reason is returned. The first task submitted to a pool not yet started (apply,
  * map, imap...) starts it the same way and returns the same codes.
  * @returns MPROC_OK (also when already started), MPROC_E_STATE (closed or
  *          terminated, or another process's pool), MPROC_E_NOENT or

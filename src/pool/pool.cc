@@ -9,6 +9,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdint>
+#include <ctime>
 #include <new>
 
 #include "base/cpu.h"
@@ -163,8 +164,14 @@ int Pool::start_locked() {
   } else if (int rc = check_initializer_locked(method_)) {
     return rc;
   }
+  if (!start_thread(&manager_, manager_main, this, /*detached=*/false)) {
+    // Out of threads (the process limit counts them) or memory: as if a
+    // worker had failed to start, the pool is terminated (start_and_wait).
+    int rc = errno == ENOMEM ? MPROC_E_NOMEM : MPROC_E_SYS;
+    state_ = State::kTerminated;
+    return rc;
+  }
   if (state_ == State::kNew) state_ = State::kRunning;
-  if (!start_thread(&manager_, manager_main, this, /*detached=*/false)) return MPROC_E_SYS;
   manager_running_ = true;
   return MPROC_OK;
 }
@@ -400,11 +407,30 @@ bool Pool::work_left_locked() const {
 }
 
 void *Pool::manager_main(void *self) {
-  static_cast<Pool *>(self)->manager_loop();
-  return nullptr;
+  auto *pool = static_cast<Pool *>(self);
+  // An exception escaping a thread aborts the program. Out of memory in
+  // the middle of a round, the manager backs off and runs the loop again
+  // (its state is the pool's members, not the loop's locals).
+  for (;;) {
+    try {
+      pool->manager_loop();
+      return nullptr;
+    } catch (const std::bad_alloc &) {
+      timespec tick{0, kTickNs};
+      nanosleep(&tick, nullptr);
+    }
+  }
 }
 
 int Pool::spawn_worker_locked() {
+  try {
+    return spawn_worker_or_throw_locked();
+  } catch (const std::bad_alloc &) {
+    return MPROC_E_NOMEM;  // the half-made slot is gone, no process started
+  }
+}
+
+int Pool::spawn_worker_or_throw_locked() {
   auto slot = std::make_unique<Slot>();
   slot->channel = std::make_unique<Channel>();
   int rc = slot->channel->open();
@@ -436,6 +462,7 @@ int Pool::spawn_worker_locked() {
         ChildKind::kPoolWorker,
         encode_worker_launch(init_name_, init_arg_, max_tasks_, slot->setup.batch_replies), fds);
   }
+  slots_.reserve(slots_.size() + 1);  // nothing may throw once it runs
   // Forked from this long-lived thread, so the workers' parent-death signal
   // fires only when the pool's process (or this thread, at its end) goes.
   rc = slot->process->start();

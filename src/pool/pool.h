@@ -129,7 +129,8 @@ class Pool {
   int start_and_wait(std::unique_lock<std::mutex> &lock);
   static void *manager_main(void *self);
   void manager_loop();
-  int spawn_worker_locked();
+  int spawn_worker_locked();  // MPROC_E_NOMEM for std::bad_alloc
+  int spawn_worker_or_throw_locked();
   void fill_workers_locked();
   // Takes every message the worker sent; true if there was any.
   bool read_outbox_locked(Slot &slot, Deliveries &out);
