@@ -129,15 +129,22 @@ MPROC_API int mproc_pool_new(mproc_pool **out, int workers);
 /**
  * Start the workers now instead of at the first task. Returns once every
  * worker has been started (forked or spawned; not necessarily through its
- * initializer yet), or a start failed and will be retried, or after 60 s:
- * with fork, the workers copy the caller's memory as it is during this
- * call, which hosts with a runtime of their own rely on. Workers started
- * later (replacements) are forked by the pool's manager thread whenever
- * needed.
+ * initializer yet), or after 60 s: with fork, the workers copy the caller's
+ * memory as it is during this call, which hosts with a runtime of their own
+ * rely on. Workers started later (replacements) are forked by the pool's
+ * manager thread whenever needed; one that cannot start is retried.
+ *
+ * If a worker (or the pool's thread) cannot be started (out of processes,
+ * descriptors or memory), the pool does not run short-handed: the workers
+ * already started are killed and reaped, the pool is left terminated (free
+ * it) and the reason is returned. The first task submitted to a pool not yet started (apply,
+ * map, imap...) starts it the same way and returns the same codes.
  * @returns MPROC_OK (also when already started), MPROC_E_STATE (closed or
  *          terminated, or another process's pool), MPROC_E_NOENT or
  *          MPROC_E_INVAL (spawn or forkserver: see
- *          mproc_pool_set_start_method()), MPROC_E_SYS.
+ *          mproc_pool_set_start_method()), MPROC_E_NOMEM, MPROC_E_SYS (a
+ *          worker could not be started: fork failed, e.g. the process limit
+ *          was reached, or no descriptors were left).
  * @since 0.1.0
  */
 MPROC_API int mproc_pool_start(mproc_pool *p);

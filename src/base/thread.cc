@@ -1,6 +1,7 @@
 #include "base/thread.h"
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <new>
 
@@ -30,7 +31,10 @@ bool start_thread(pthread_t *tid, void *(*fn)(void *), void *arg, bool detached)
   static const bool hooked = pthread_atfork(nullptr, nullptr, forget_threads_in_child) == 0;
   (void)hooked;
   auto *s = new (std::nothrow) Start{fn, arg};
-  if (!s) return false;
+  if (!s) {
+    errno = ENOMEM;
+    return false;
+  }
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -38,13 +42,15 @@ bool start_thread(pthread_t *tid, void *(*fn)(void *), void *arg, bool detached)
   pthread_attr_init(&attr);
   if (detached) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   g_running.fetch_add(1, std::memory_order_relaxed);
-  bool ok = pthread_create(tid, &attr, counted_main, s) == 0;
+  int err = pthread_create(tid, &attr, counted_main, s);
+  bool ok = err == 0;
   if (!ok) {
     g_running.fetch_sub(1, std::memory_order_relaxed);
     delete s;
   }
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (!ok) errno = err;  // last: the calls above may change it
   return ok;
 }
 

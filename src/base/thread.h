@@ -7,7 +7,8 @@
 
 namespace mproc {
 
-// Returns true when the thread started.
+// Returns true when the thread started; false with errno set (ENOMEM,
+// EAGAIN: out of memory or over the process limit).
 bool start_thread(pthread_t *tid, void *(*fn)(void *), void *arg, bool detached);
 
 // How many threads started with start_thread() are running now, so the

@@ -64,9 +64,11 @@ MPROC_API int mproc_queue_create(mproc_queue **out, const char *name, size_t max
                                  size_t capacity_bytes) {
   if (!out || !name) return MPROC_E_INVAL;
   return guarded([&] {
-    std::unique_ptr<Queue> q;
-    int rc = Queue::create(name, maxsize, capacity_bytes, &q);
-    return rc != MPROC_OK ? rc : wrap(std::move(q), out);
+    // The handle first: once the name is linked nothing may throw.
+    auto handle = std::make_unique<mproc_queue>();
+    int rc = Queue::create(name, maxsize, capacity_bytes, &handle->impl);
+    if (rc == MPROC_OK) *out = handle.release();
+    return rc;
   });
 }
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/sys.h"
 #include "capi/queue_handle.h"
 #include "mproc/mproc-pool.h"
 
@@ -111,7 +112,8 @@ int Channel::open() {
     return MPROC_E_SYS;
   manager_sock_ = sv[0];
   worker_sock_ = sv[1];
-  return log_.open() ? MPROC_OK : MPROC_E_NOMEM;
+  // errno tells out of descriptors (EMFILE: MPROC_E_SYS) from out of memory.
+  return log_.open() ? MPROC_OK : code_from_errno(errno);
 }
 
 std::vector<int> Channel::worker_fds() const {

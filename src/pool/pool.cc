@@ -9,6 +9,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdint>
+#include <ctime>
 #include <new>
 
 #include "base/cpu.h"
@@ -142,16 +143,27 @@ size_t Pool::depth() const {
 int Pool::start() {
   std::unique_lock<std::mutex> lock(mu_);
   if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_E_STATE;
+  return start_and_wait(lock);
+}
+
+int Pool::start_and_wait(std::unique_lock<std::mutex> &lock) {
   if (int rc = start_locked()) return rc;
   if (has_transport_) return MPROC_OK;  // its workers are not ours to count
   // Return once the manager has started the workers, so that what they
   // copy (fork) is the caller's state at this call: bindings for languages
   // with a runtime (Lua, Rust's stdout lock) depend on it.
   workers_cv_.wait_for(lock, std::chrono::seconds(60), [this] {
-    return workers_started_ >= static_cast<uint64_t>(nworkers_) || spawn_failed_ || broken_ ||
+    return first_fill_done_ || start_error_ != MPROC_OK || broken_ ||
            state_ == State::kTerminated;
   });
-  return MPROC_OK;
+  int rc = start_error_;
+  if (rc == MPROC_OK) return MPROC_OK;
+  // Fewer workers than asked for is not the pool the caller made: stop the
+  // ones that started (terminate kills them, the manager reaps them).
+  lock.unlock();
+  terminate();
+  join(Deadline::forever());
+  return rc;
 }
 
 int Pool::start_locked() {
@@ -163,14 +175,21 @@ int Pool::start_locked() {
   } else if (int rc = check_initializer_locked(method_)) {
     return rc;
   }
-  if (state_ == State::kNew) state_ = State::kRunning;
   if (has_transport_) {
+    if (state_ == State::kNew) state_ = State::kRunning;
     manager_running_ = true;
     workers_started_ = workers_alive_ = static_cast<uint64_t>(nworkers_);
     transport_.start(transport_.self);
     return MPROC_OK;
   }
-  if (!start_thread(&manager_, manager_main, this, /*detached=*/false)) return MPROC_E_SYS;
+  if (!start_thread(&manager_, manager_main, this, /*detached=*/false)) {
+    // Out of threads (the process limit counts them) or memory: as if a
+    // worker had failed to start, the pool is terminated (start_and_wait).
+    int rc = errno == ENOMEM ? MPROC_E_NOMEM : MPROC_E_SYS;
+    state_ = State::kTerminated;
+    return rc;
+  }
+  if (state_ == State::kNew) state_ = State::kRunning;
   manager_running_ = true;
   return MPROC_OK;
 }
@@ -190,11 +209,14 @@ int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
 int Pool::submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator) {
   Deliveries out;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (!from_iterator) {
       if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_E_STATE;
       if (broken_) return MPROC_E_INIT_FAILED;
     }
+    // The first submission starts the workers, and fails as start() would.
+    if (!manager_running_ && state_ != State::kTerminated && !broken_)
+      if (int rc = start_and_wait(lock)) return rc;
     uint64_t items = 0;
     for (auto &c : chunks) items += c->count;
     tasks_submitted_ += items;
@@ -202,11 +224,6 @@ int Pool::submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator
       for (auto &c : chunks)
         fail_chunk_locked(*c, broken_ ? MPROC_E_INIT_FAILED : MPROC_E_CANCELLED, out);
     } else {
-      int rc = start_locked();
-      if (rc != MPROC_OK) {
-        tasks_submitted_ -= items;
-        return rc;
-      }
       for (auto &c : chunks) pending_.push_back(std::move(c));
       // Hand them to workers from this thread when they can take them: the
       // manager need not wake. It still must for what only it does.
@@ -415,11 +432,30 @@ bool Pool::work_left_locked() const {
 }
 
 void *Pool::manager_main(void *self) {
-  static_cast<Pool *>(self)->manager_loop();
-  return nullptr;
+  auto *pool = static_cast<Pool *>(self);
+  // An exception escaping a thread aborts the program. Out of memory in
+  // the middle of a round, the manager backs off and runs the loop again
+  // (its state is the pool's members, not the loop's locals).
+  for (;;) {
+    try {
+      pool->manager_loop();
+      return nullptr;
+    } catch (const std::bad_alloc &) {
+      timespec tick{0, kTickNs};
+      nanosleep(&tick, nullptr);
+    }
+  }
 }
 
 int Pool::spawn_worker_locked() {
+  try {
+    return spawn_worker_or_throw_locked();
+  } catch (const std::bad_alloc &) {
+    return MPROC_E_NOMEM;  // the half-made slot is gone, no process started
+  }
+}
+
+int Pool::spawn_worker_or_throw_locked() {
   auto slot = std::make_unique<Slot>();
   slot->channel = std::make_unique<Channel>();
   int rc = slot->channel->open();
@@ -451,6 +487,7 @@ int Pool::spawn_worker_locked() {
         ChildKind::kPoolWorker,
         encode_worker_launch(init_name_, init_arg_, max_tasks_, slot->setup.batch_replies), fds);
   }
+  slots_.reserve(slots_.size() + 1);  // nothing may throw once it runs
   // Forked from this long-lived thread, so the workers' parent-death signal
   // fires only when the pool's process (or this thread, at its end) goes.
   rc = slot->process->start();
@@ -463,15 +500,21 @@ int Pool::spawn_worker_locked() {
 }
 
 void Pool::fill_workers_locked() {
-  if (state_ == State::kTerminated || broken_) return;
+  if (state_ == State::kTerminated || broken_ || start_error_ != MPROC_OK) return;
   size_t want = state_ == State::kRunning || work_left_locked() ? static_cast<size_t>(nworkers_) : 0;
   spawn_failed_ = false;
   while (slots_.size() < want) {
-    if (spawn_worker_locked() != MPROC_OK) {
-      spawn_failed_ = true;  // fork or memory exhausted: try again on a tick
+    if (int rc = spawn_worker_locked()) {
+      // The first start reports it (start_and_wait); a replacement that
+      // cannot start (fork or memory exhausted) is retried on a tick.
+      if (first_fill_done_)
+        spawn_failed_ = true;
+      else
+        start_error_ = rc;
       break;
     }
   }
+  if (start_error_ == MPROC_OK) first_fill_done_ = true;
   workers_cv_.notify_all();
 }
 
@@ -749,8 +792,11 @@ void Pool::manager_loop() {
     if (state_ == State::kTerminated) {
       for (auto &s : slots_) s->process->send_signal(SIGKILL);
     } else {
-      if (broken_) {
-        for (auto &c : pending_) fail_chunk_locked(*c, MPROC_E_INIT_FAILED, out);
+      if (broken_ || start_error_ != MPROC_OK) {
+        // Nothing pending can run (only work queued after a caller stopped
+        // waiting for the first start can be here in the second case).
+        for (auto &c : pending_)
+          fail_chunk_locked(*c, broken_ ? MPROC_E_INIT_FAILED : start_error_, out);
         pending_.clear();
       }
       fill_workers_locked();

@@ -65,6 +65,10 @@ class Pool {
   // registered with mproc_register_task).
   int check_task(mproc_task_fn fn, const void *ctx);
 
+  // Starts the manager and waits until it has started every worker. When
+  // one cannot start (out of processes, descriptors, memory) the pool is
+  // terminated, the workers already started are killed and reaped, and the
+  // failure's code is returned.
   int start();
   // Queues a chunk. Callers' submissions (from_iterator false) need a
   // running pool; an iterator's lazy input is accepted until terminate.
@@ -134,9 +138,13 @@ class Pool {
                           ItemOutcome &&outcome, size_t expected = 1);
 
   int start_locked();
+  // start_locked(), then waits for the first fill_workers_locked() and, if
+  // it failed, terminates the pool and returns why. Unlocks on failure.
+  int start_and_wait(std::unique_lock<std::mutex> &lock);
   static void *manager_main(void *self);
   void manager_loop();
-  int spawn_worker_locked();
+  int spawn_worker_locked();  // MPROC_E_NOMEM for std::bad_alloc
+  int spawn_worker_or_throw_locked();
   void fill_workers_locked();
   // Takes every message the worker sent; true if there was any.
   bool read_outbox_locked(Slot &slot, Deliveries &out);
@@ -207,6 +215,8 @@ class Pool {
   bool broken_ = false;          // initializer keeps failing
   int init_fail_streak_ = 0;
   bool spawn_failed_ = false;    // last fork failed: retry on a tick
+  bool first_fill_done_ = false;  // every worker of the first start started
+  int start_error_ = MPROC_OK;    // why the first start failed: no retries then
   Deliveries pending_failures_;  // outcomes decided while dispatching
 
   std::atomic<bool> event_fd_wanted_{false};  // nobody polls it until asked for

@@ -28,8 +28,14 @@ int Queue::create(const char *name, uint64_t maxsize, uint64_t capacity, std::un
   std::unique_ptr<Segment> seg;
   int rc = Segment::create(name, maxsize, capacity, &seg);
   if (rc != MPROC_OK) return rc;
-  rc = finish(std::move(seg), out);
-  // Nobody else can have used a segment we failed to set up: take it back.
+  // Nobody else can have used a segment we failed to set up: take it back
+  // (std::bad_alloc included; unlink itself does not allocate).
+  try {
+    rc = finish(std::move(seg), out);
+  } catch (...) {
+    if (name) Segment::unlink(name);
+    throw;
+  }
   if (rc != MPROC_OK && name) Segment::unlink(name);
   return rc;
 }
@@ -144,7 +150,7 @@ int Queue::get_alloc(void **data, size_t *len, double timeout) {
       *len = n;
       return MPROC_OK;
     }
-    if (rc != MPROC_E_TOOBIG) break;
+    if (rc != MPROC_E_TOOBIG || n <= cap) break;  // n: the size the message needs
     void *bigger = realloc(buf, n);
     if (!bigger) {
       rc = MPROC_E_NOMEM;

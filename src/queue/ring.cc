@@ -53,11 +53,10 @@ void diag_note(const char *fmt, ...) {
 
 int Ring::broken(const char *why) {
   static const bool debug = getenv("MPROC_DEBUG_BROKEN") != nullptr;
-  if (debug)
+  if (debug) {
     fprintf(stderr, "MPROC BROKEN pid=%d self=%u why=%s last=[%s] free=%llx head=%llx tail=%llx\n", getpid(),
             seg_.self(), why, diag_buf, (unsigned long long)load(&c_->free), (unsigned long long)load(&c_->head),
             (unsigned long long)load(&c_->tail));
-  if (debug) {
     uint64_t t = load(&c_->tail);
     std::string out;
     char tmp[160];
@@ -263,7 +262,7 @@ int Ring::claim_put(uint32_t len, bool may_pad, Claim *out) {
     uint64_t off = t % geo_.capacity;
     uint64_t pad = off + need > geo_.capacity ? geo_.capacity - off : 0;
     uint64_t size = pad + need;
-    uint64_t f;
+    uint64_t f = 0;
     rc = room(t, size, &f);
     if (rc == kAgain) continue;
     if (rc != MPROC_OK) {
@@ -587,7 +586,7 @@ int Ring::check() {
   if (rc != MPROC_OK) return rc;
   // Free, then head, then tail: free <= head <= tail holds even while peers
   // move them.
-  uint64_t f, t;
+  uint64_t f = 0, t;  // load_free leaves f unset on a corrupt word, printed below
   uint32_t freed;
   rc = load_free(&f, &t, &freed);
   uint64_t h = load(&c_->head);

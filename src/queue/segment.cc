@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -227,38 +228,34 @@ int Segment::create(const char *name, uint64_t maxsize, uint64_t capacity,
   Geometry g;
   int rc = plan_geometry(maxsize, capacity, &g);
   if (rc != MPROC_OK) return rc;
+  // Everything that allocates comes first, and the segment owns each
+  // resource as it is taken: std::bad_alloc or a failure leaks nothing.
+  std::unique_ptr<Segment> seg(new Segment());
+  ForkHooks::add(seg.get());
+  seg->name_ = name ? name : "";
+  std::string link_path = name ? shm_path(name) : std::string();
   // Named segments are built unnamed (O_TMPFILE) and linked in only when
   // complete: a creator killed half-way leaves nothing behind.
-  int fd = name ? ::open(kShmDir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
-                : memfd_create("mproc-queue", MFD_CLOEXEC);
+  seg->seg_fd_ = name ? ::open(kShmDir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
+                      : memfd_create("mproc-queue", MFD_CLOEXEC);
+  int fd = seg->seg_fd_;
   if (fd < 0) return sys_code();
-  auto fail = [fd](int code) {
-    close(fd);
-    return code;
-  };
+  std::string fd_path = proc_fd_path(fd);
   // The umask may have narrowed O_TMPFILE's mode; the contract is 0600.
-  if (name && fchmod(fd, 0600) != 0) return fail(sys_code());
+  if (name && fchmod(fd, 0600) != 0) return sys_code();
   if (ftruncate(fd, static_cast<off_t>(g.segment_size)) != 0)
-    return fail(errno == EFBIG || errno == ENOSPC ? MPROC_E_NOMEM : sys_code());
+    return errno == EFBIG || errno == ENOSPC ? MPROC_E_NOMEM : sys_code();
   // Reserve the pages now: a full tmpfs must fail here, not SIGBUS later.
   int err = posix_fallocate(fd, 0, static_cast<off_t>(g.segment_size));
-  if (err == ENOSPC || err == ENOMEM || err == EFBIG) return fail(MPROC_E_NOMEM);
+  if (err == ENOSPC || err == ENOMEM || err == EFBIG) return MPROC_E_NOMEM;
 
   void *p = mmap(nullptr, g.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-  if (p == MAP_FAILED) return fail(errno == ENOMEM ? MPROC_E_NOMEM : MPROC_E_SYS);
-  init_control(static_cast<uint8_t *>(p), g);
-  if (name && linkat(AT_FDCWD, proc_fd_path(fd).c_str(), AT_FDCWD, shm_path(name).c_str(),
-                     AT_SYMLINK_FOLLOW) != 0) {
-    int code = sys_code();
-    munmap(p, g.segment_size);
-    return fail(code);
-  }
-  std::unique_ptr<Segment> seg(new Segment());
-  seg->name_ = name ? name : "";
+  if (p == MAP_FAILED) return errno == ENOMEM ? MPROC_E_NOMEM : MPROC_E_SYS;
   seg->geo_ = g;
   seg->base_ = static_cast<uint8_t *>(p);
-  seg->seg_fd_ = fd;
-  ForkHooks::add(seg.get());
+  init_control(seg->base_, g);
+  if (name && linkat(AT_FDCWD, fd_path.c_str(), AT_FDCWD, link_path.c_str(), AT_SYMLINK_FOLLOW) != 0)
+    return sys_code();
   *out = std::move(seg);
   return MPROC_OK;
 }
@@ -278,38 +275,44 @@ int Segment::open_fd(int fd, std::unique_ptr<Segment> *out) {
 }
 
 int Segment::map_existing(int fd, const char *name, std::unique_ptr<Segment> *out) {
-  auto fail = [fd](int code) {
+  // Owned from here on, whatever fails (std::bad_alloc included).
+  std::unique_ptr<Segment> seg;
+  try {
+    seg.reset(new Segment());
+    ForkHooks::add(seg.get());
+    if (name) seg->name_ = name;
+  } catch (...) {
     close(fd);
-    return code;
-  };
+    throw;
+  }
+  seg->seg_fd_ = fd;
   struct stat st;
-  if (fstat(fd, &st) != 0) return fail(sys_code());
+  if (fstat(fd, &st) != 0) return sys_code();
   if (!S_ISREG(st.st_mode) || st.st_size < static_cast<off_t>(sizeof(Control)))
-    return fail(MPROC_E_BAD_SEGMENT);
+    return MPROC_E_BAD_SEGMENT;
 
   // Validate the header through a one-page window before trusting its sizes.
   void *hp = mmap(nullptr, sizeof(Control), PROT_READ, MAP_SHARED, fd, 0);
-  if (hp == MAP_FAILED) return fail(MPROC_E_SYS);
+  if (hp == MAP_FAILED) return MPROC_E_SYS;
   Geometry g;
   int rc = read_geometry(static_cast<const Control *>(hp), static_cast<uint64_t>(st.st_size), &g);
   munmap(hp, sizeof(Control));
-  if (rc != MPROC_OK) return fail(rc);
+  if (rc != MPROC_OK) return rc;
 
   void *p = mmap(nullptr, g.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-  if (p == MAP_FAILED) return fail(errno == ENOMEM ? MPROC_E_NOMEM : MPROC_E_SYS);
-  std::unique_ptr<Segment> seg(new Segment());
-  if (name) seg->name_ = name;
+  if (p == MAP_FAILED) return errno == ENOMEM ? MPROC_E_NOMEM : MPROC_E_SYS;
   seg->geo_ = g;
   seg->base_ = static_cast<uint8_t *>(p);
-  seg->seg_fd_ = fd;
-  ForkHooks::add(seg.get());
   *out = std::move(seg);
   return MPROC_OK;
 }
 
 int Segment::unlink(const char *name) {
   if (!valid_queue_name(name)) return MPROC_E_INVAL;
-  if (::unlink(shm_path(name).c_str()) != 0) return sys_code();
+  // No std::string: this runs on the way out of a std::bad_alloc too.
+  char path[sizeof kShmDir + kNameMax + 2];
+  snprintf(path, sizeof path, "%s/%s", kShmDir, name);
+  if (::unlink(path) != 0) return sys_code();
   return MPROC_OK;
 }
 

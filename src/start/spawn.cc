@@ -113,6 +113,7 @@ int spawn_child(const ChildRequest &req, std::shared_ptr<Child> *out) {
   std::vector<std::string> args;
   std::string path = executable(&args);
   std::vector<char *> argv;
+  argv.reserve(args.size() + 1);
   for (auto &a : args) argv.push_back(&a[0]);
   argv.push_back(nullptr);
 

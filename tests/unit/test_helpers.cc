@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -30,6 +31,18 @@ bool has_no_children() {
   memset(&si, 0, sizeof si);
   int r = waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT);
   return r < 0 && errno == ECHILD;
+}
+
+std::vector<std::string> shm_entries(const std::string &prefix) {
+  std::vector<std::string> names;
+  DIR *d = opendir("/dev/shm");
+  if (!d) return names;
+  while (struct dirent *e = readdir(d))
+    if (e->d_name[0] != '.' && strncmp(e->d_name, prefix.c_str(), prefix.size()) == 0)
+      names.emplace_back(e->d_name);
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 double now_s() {

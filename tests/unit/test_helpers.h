@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "mproc.h"
 
@@ -29,6 +30,9 @@ int run_in_child(const std::function<int()> &fn, double timeout_s = 60.0);
 // Joins a started process (generous bound: 60 s) and returns its exit
 // code; a failed join or exitcode is a test failure.
 int joined_exitcode(mproc_process *p);
+
+// The names in /dev/shm that start with prefix, sorted.
+std::vector<std::string> shm_entries(const std::string &prefix);
 
 // Seconds since an arbitrary monotonic origin.
 double now_s();
