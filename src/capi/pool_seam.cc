@@ -95,6 +95,6 @@ const mproc_pool_seam kSeam = {
 
 }  // namespace
 
-extern "C" MPROC_API const mproc_pool_seam *mproc__private_pool_seam(uint32_t version) {
+extern "C" MPROC_API const mproc_pool_seam *mproc_private_pool_seam(uint32_t version) {
   return version == MPROC_POOL_SEAM_VERSION ? &kSeam : nullptr;
 }

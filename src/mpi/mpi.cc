@@ -83,7 +83,7 @@ extern "C" {
 MPROC_API int mproc_mpi_init(int *argc, char ***argv) {
   Job &j = job();
   if (j.initialized) return fail(MPROC_E_STATE, "mproc_mpi_init: called twice");
-  j.seam = mproc__private_pool_seam(MPROC_POOL_SEAM_VERSION);
+  j.seam = mproc_private_pool_seam(MPROC_POOL_SEAM_VERSION);
   if (!j.seam)
     return fail(MPROC_E_STATE,
                 "mproc_mpi_init: libmproc.so.0 and libmproc-mpi.so.0 come from different mproc "

@@ -3,7 +3,7 @@
  * caller sees (result handles, callbacks, imap iterators, chunking, close,
  * terminate, join, counters).
  *
- * Not a public API: one symbol, mproc__private_pool_seam, in the version
+ * Not a public API: one symbol, mproc_private_pool_seam, in the version
  * node MPROC_PRIVATE of libmproc.so.0, which returns a table of functions.
  * Only libraries built from the same source tree may use it; the table's
  * version changes whenever its layout or meaning does (docs/design.md,
@@ -107,7 +107,7 @@ typedef struct mproc_pool_seam {
 } mproc_pool_seam;
 
 /** The seam, or NULL when this library's seam is not `version`. */
-MPROC_API const mproc_pool_seam *mproc__private_pool_seam(uint32_t version);
+MPROC_API const mproc_pool_seam *mproc_private_pool_seam(uint32_t version);
 
 #ifdef __cplusplus
 }
