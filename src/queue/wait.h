@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <ctime>
 
+#include <sched.h>
+
 #include "base/deadline.h"
 #include "queue/crashpoint.h"
 #include "queue/layout.h"
@@ -51,7 +53,15 @@ class Spinner {
         worked(i, limit);
         return rc;
       }
-      if ((i & 63) == 0 && dl.expired()) return kAgain;
+      // Every 32 pauses (about a microsecond here) give the CPU away once:
+      // with more runnable processes than CPUs (2 producers and 2
+      // consumers on 2 CPUs), the one we wait for may be the one waiting
+      // for a CPU. Measured: 2P2C 64 B 1.7-2.2 -> 5-7 M msg/s on 2 vCPUs,
+      // the awake ping-pong unchanged (a reply takes fewer pauses).
+      if ((i & 31) == 0) {
+        if (dl.expired()) return kAgain;
+        sched_yield();
+      }
     }
     wasted(limit);
     return kAgain;
