@@ -18,6 +18,7 @@
 #include "start/method.h"
 #include "start/registry.h"
 #include "pool/results.h"
+#include "queue/wait.h"
 
 namespace mproc {
 
@@ -44,12 +45,11 @@ Pool::Pool(int workers)
     : nworkers_(workers == 0 ? cpu_count() : workers),
       creator_(getpid()),
       callbacks_(std::make_shared<CallbackQueue>()) {
-  if (sleepers_region_.create(sizeof(std::atomic<uint32_t>)))
-    sleepers_ = new (sleepers_region_.data()) std::atomic<uint32_t>(0);
+  if (signals_region_.create(sizeof(PoolSignals)))
+    signals_ = new (signals_region_.data()) PoolSignals();
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   results_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  waiter_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 Pool::Pool(int workers, const mproc_pool_transport &transport) : Pool(workers) {
@@ -64,12 +64,12 @@ Pool::Pool(int workers, const mproc_pool_transport &transport) : Pool(workers) {
 Pool::~Pool() {
   shutdown();
   if (has_transport_) transport_.destroy(transport_.self);
-  for (int fd : {wake_fd_, results_fd_, event_fd_, waiter_fd_})
+  for (int fd : {wake_fd_, results_fd_, event_fd_})
     if (fd >= 0) ::close(fd);
 }
 
 bool Pool::ok() const {
-  return sleepers_ && wake_fd_ >= 0 && results_fd_ >= 0 && event_fd_ >= 0 && waiter_fd_ >= 0;
+  return signals_ && wake_fd_ >= 0 && results_fd_ >= 0 && event_fd_ >= 0;
 }
 
 int Pool::method_locked() const { return method_ ? method_ : default_start_method(); }
@@ -269,14 +269,13 @@ bool Pool::replies_waiting() {
   return false;
 }
 
-void Pool::sleep_as_waiter(const Deadline &deadline) {
-  pollfd fd{waiter_fd_, POLLIN, 0};
+void Pool::sleep_as_waiter(uint32_t gen, const Deadline &deadline) {
   timespec ts;
-  if (ppoll(&fd, 1, deadline.remaining(&ts), nullptr) > 0) drain_eventfd(waiter_fd_);
+  queue::futex_wait(reinterpret_cast<uint32_t *>(&signals_->waiter_gen), gen, deadline.remaining(&ts));
 }
 
 void Pool::wake_waiters() {
-  if (sleepers_->load(std::memory_order_seq_cst) >= kWaiterUnit) signal_eventfd(waiter_fd_);
+  if (signals_->sleepers.load(std::memory_order_seq_cst) >= kWaiterUnit) wake_waiting_callers(signals_);
 }
 
 void Pool::register_iterator(const std::shared_ptr<IterState> &it) {
@@ -462,8 +461,7 @@ int Pool::spawn_worker_or_throw_locked() {
   if (rc != MPROC_OK) return rc;
   slot->setup.channel = slot->channel.get();
   slot->setup.notify_fd = results_fd_;
-  slot->setup.waiter_fd = waiter_fd_;
-  slot->setup.sleepers = sleepers_;
+  slot->setup.signals = signals_;
   slot->setup.init = init_;
   slot->setup.init_arg = &init_arg_;
   slot->setup.init_ctx = init_ctx_;
@@ -482,7 +480,7 @@ int Pool::spawn_worker_or_throw_locked() {
   if (method_ != MPROC_START_FORK) {
     // What a fresh image needs instead of a copy of our memory.
     std::vector<int> fds = slot->channel->worker_fds();
-    fds.insert(fds.end(), {results_fd_, waiter_fd_, sleepers_region_.fd()});
+    fds.insert(fds.end(), {results_fd_, signals_region_.fd()});
     slot->process->set_launch(
         ChildKind::kPoolWorker,
         encode_worker_launch(init_name_, init_arg_, max_tasks_, slot->setup.batch_replies), fds);
@@ -757,9 +755,9 @@ void Pool::check_timeouts_locked() {
 void Pool::set_asleep(bool asleep) {
   // A read-modify-write, not a store: see notify() in worker.cc.
   if (asleep)
-    sleepers_->fetch_or(kManagerAsleep, std::memory_order_seq_cst);
+    signals_->sleepers.fetch_or(kManagerAsleep, std::memory_order_seq_cst);
   else
-    sleepers_->fetch_and(~kManagerAsleep, std::memory_order_seq_cst);
+    signals_->sleepers.fetch_and(~kManagerAsleep, std::memory_order_seq_cst);
 }
 
 bool Pool::should_sleep_locked() {

@@ -151,7 +151,8 @@ class Pool {
   bool manager_needed_locked() const;
   void sweep_for_waiter();
   bool replies_waiting();
-  void sleep_as_waiter(const Deadline &deadline);
+  // Sleeps until the waiter generation moves from gen (or the deadline).
+  void sleep_as_waiter(uint32_t gen, const Deadline &deadline);
   bool take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int32_t status,
                          ReplyBytes &&reply, Deliveries &out, size_t expected = 1);
   bool take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned char> &&batch,
@@ -184,9 +185,8 @@ class Pool {
   int wake_fd_ = -1;     // submissions, close, terminate -> manager
   int results_fd_ = -1;  // workers -> manager
   int event_fd_ = -1;    // manager -> caller's event loop
-  int waiter_fd_ = -1;   // workers, deliveries -> caller threads in wait_for
-  SharedRegion sleepers_region_;  // shared with the workers (and handed to spawned ones)
-  std::atomic<uint32_t> *sleepers_ = nullptr;  // in it: see kManagerAsleep
+  SharedRegion signals_region_;  // shared with the workers (and handed to spawned ones)
+  PoolSignals *signals_ = nullptr;  // in it: who sleeps, where waiting callers sleep
   std::shared_ptr<CallbackQueue> callbacks_;
 
   std::mutex mu_;
@@ -233,11 +233,12 @@ int Pool::wait_for(Done &&done, const Deadline &deadline) {
     // Announce, then look once more: what was delivered or replied before
     // the announcement is seen here, what comes after it wakes us (see
     // notify() in worker.cc and wake_waiters()).
-    sleepers_->fetch_add(kWaiterUnit, std::memory_order_seq_cst);
-    if (!done() && !replies_waiting()) sleep_as_waiter(deadline);
+    uint32_t gen = signals_->waiter_gen.load(std::memory_order_seq_cst);
+    signals_->sleepers.fetch_add(kWaiterUnit, std::memory_order_seq_cst);
+    if (!done() && !replies_waiting()) sleep_as_waiter(gen, deadline);
     // Withdrawn, we sweep again: a worker that saw us waiting woke only
     // us, so its reply is ours to read.
-    sleepers_->fetch_sub(kWaiterUnit, std::memory_order_seq_cst);
+    signals_->sleepers.fetch_sub(kWaiterUnit, std::memory_order_seq_cst);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <climits>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -10,6 +11,7 @@
 
 #include "base/deadline.h"
 #include "base/shm.h"
+#include "queue/wait.h"
 #include "start/registry.h"
 
 namespace mproc {
@@ -25,12 +27,14 @@ void notify(const WorkerSetup *s) {
   // Pairs with the sleepers' announce-then-recheck (and a waiter's
   // withdraw-then-recheck): the read-modify-writes on the word are ordered,
   // so either a sleeper sees our message, or we see it asleep and wake it.
-  uint32_t v = s->sleepers->fetch_add(0, std::memory_order_seq_cst);
-  int fd = v >= kWaiterUnit ? s->waiter_fd : (v & kManagerAsleep) ? s->notify_fd : -1;
-  if (fd < 0) return;
-  uint64_t one = 1;
-  ssize_t ignored = write(fd, &one, sizeof one);
-  (void)ignored;
+  uint32_t v = s->signals->sleepers.fetch_add(0, std::memory_order_seq_cst);
+  if (v >= kWaiterUnit) {
+    wake_waiting_callers(s->signals);
+  } else if (v & kManagerAsleep) {
+    uint64_t one = 1;
+    ssize_t ignored = write(s->notify_fd, &one, sizeof one);
+    (void)ignored;
+  }
 }
 
 // A notify put off because more tasks are queued here: the results are in
@@ -172,6 +176,11 @@ int run_chunk(WorkerSetup *s, const MsgHeader &task, const std::vector<mproc_byt
 
 }  // namespace
 
+void wake_waiting_callers(PoolSignals *signals) {
+  signals->waiter_gen.fetch_add(1, std::memory_order_seq_cst);
+  queue::futex_wake(reinterpret_cast<uint32_t *>(&signals->waiter_gen), INT_MAX);
+}
+
 int worker_main(const void *, size_t, void *ctx) {
   auto *s = static_cast<WorkerSetup *>(ctx);
   // The manager thread that forked us blocks every signal; a worker must
@@ -261,7 +270,7 @@ int run_spawned_worker(ChildRequest &req) {
   // Never freed: the worker leaves with _exit(), on every path.
   auto *setup = new WorkerSetup();
   auto *channel = new Channel();
-  auto *sleepers = new SharedRegion();
+  auto *signals = new SharedRegion();
   auto *init_arg = new std::vector<unsigned char>();
   std::vector<unsigned char> init_name;
   uint64_t max_chunks = 0, batch = 0;
@@ -273,12 +282,11 @@ int run_spawned_worker(ChildRequest &req) {
     return kWorkerExitProtocol;
   std::vector<int> channel_fds(req.fds.begin(), req.fds.begin() + 4);
   if (channel->open_worker_end(channel_fds) != MPROC_OK ||
-      !sleepers->attach(req.fds[6], sizeof(std::atomic<uint32_t>)))
+      !signals->attach(req.fds[5], sizeof(PoolSignals)))
     return kWorkerExitProtocol;
   setup->channel = channel;
   setup->notify_fd = req.fds[4];
-  setup->waiter_fd = req.fds[5];
-  setup->sleepers = static_cast<std::atomic<uint32_t> *>(sleepers->data());
+  setup->signals = static_cast<PoolSignals *>(signals->data());
   if (!init_name.empty()) {
     setup->init = find_target(std::string(init_name.begin(), init_name.end()));
     if (!setup->init) setup->init = missing_initializer;

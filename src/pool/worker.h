@@ -25,10 +25,10 @@ namespace mproc {
 struct WorkerSetup {
   Channel *channel = nullptr;
   int notify_fd = -1;  // eventfd: "a message is in your outbox" to the manager
-  int waiter_fd = -1;  // eventfd: the same, to caller threads waiting for outcomes
-  // Who sleeps (shared memory, see kManagerAsleep): a worker makes a
-  // notify syscall only when someone does, so a busy pool makes none per task.
-  std::atomic<uint32_t> *sleepers = nullptr;
+  // Who sleeps, and where waiting callers sleep (shared memory): a worker
+  // makes a notify syscall only when someone sleeps, so a busy pool makes
+  // none per task.
+  struct PoolSignals *signals = nullptr;
   mproc_target_fn init = nullptr;
   const std::vector<unsigned char> *init_arg = nullptr;
   void *init_ctx = nullptr;
@@ -46,13 +46,25 @@ struct WorkerSetup {
 constexpr uint32_t kManagerAsleep = 1;
 constexpr uint32_t kWaiterUnit = 2;
 
+// The words the pool's process and its workers share (a memfd region).
+struct PoolSignals {
+  std::atomic<uint32_t> sleepers{0};
+  // Waiting callers sleep on this word (a shared futex) and every wake
+  // bumps it, so a wake-up reaches every caller that sleeps then: one read
+  // by another caller (as an eventfd's was) cannot use it up.
+  std::atomic<uint32_t> waiter_gen{0};
+};
+// Wakes every caller thread asleep in Pool::wait_for.
+void wake_waiting_callers(PoolSignals *signals);
+
 // Process target for a worker: ctx is a WorkerSetup*. Returns its exit code.
 int worker_main(const void *arg, size_t arg_len, void *ctx);
 
 // A worker started by spawn or forkserver gets its setup as bytes (the
 // initializer by registered name) and these descriptors: the channel's
-// four (Channel::worker_fds), the two eventfds, the sleepers region.
-constexpr size_t kSpawnedWorkerFds = 7;
+// four (Channel::worker_fds), the manager's results eventfd, the
+// PoolSignals region.
+constexpr size_t kSpawnedWorkerFds = 6;
 std::vector<unsigned char> encode_worker_launch(const std::string &init_name,
                                                 const std::vector<unsigned char> &init_arg,
                                                 uint32_t max_chunks, bool batch_replies);
