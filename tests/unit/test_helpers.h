@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "mproc.h"
 
@@ -16,6 +17,11 @@ int count_open_fds();
 // True if this process has no child at all, live or zombie (waitid
 // P_ALL + WNOWAIT reports ECHILD).
 bool has_no_children();
+
+// PIDs of this process's children, live or zombie (from /proc: ppid is the
+// process, whichever of its threads forked them). A subreaper also sees the
+// orphans it adopted.
+std::vector<pid_t> child_pids();
 
 // Polls pred every few milliseconds until it is true or timeout_s passes.
 bool wait_until(const std::function<bool()> &pred, double timeout_s);
