@@ -220,12 +220,10 @@ void Session::queue_put() {
     return;
   }
   Model &m = *h.model;
-  if (h.closed || m.shut) {
-    expect(rc == MPROC_E_CLOSED, "put on a closed handle or queue", rc);
-    return;
-  }
-  if (msg.size() > mproc_queue_max_message(h.q)) {
-    expect(rc == MPROC_E_TOOBIG, "put over max_message", rc);
+  bool closed = h.closed || m.shut, too_big = msg.size() > mproc_queue_max_message(h.q);
+  if (closed || too_big) {  // either error may win when both apply
+    expect((closed && rc == MPROC_E_CLOSED) || (too_big && rc == MPROC_E_TOOBIG),
+           "put on a closed queue or over max_message", rc);
     return;
   }
   expect(rc == MPROC_OK || rc == MPROC_E_FULL, "put", rc);

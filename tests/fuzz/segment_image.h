@@ -57,7 +57,7 @@ inline std::vector<uint8_t> unpack(const uint8_t *data, size_t len) {
   Geometry g;
   if (!packed_geometry(data, len, &g)) return std::vector<uint8_t>(data, data + len);
   std::vector<uint8_t> file(static_cast<size_t>(g.segment_size), 0);
-  memcpy(file.data(), data, static_cast<size_t>(g.slots_end));
+  if (g.slots_end) memcpy(file.data(), data, static_cast<size_t>(g.slots_end));
   size_t ring_bytes = static_cast<size_t>(
       std::min<uint64_t>(len - g.slots_end, g.segment_size - g.ring_offset));
   if (ring_bytes) memcpy(file.data() + g.ring_offset, data + g.slots_end, ring_bytes);
