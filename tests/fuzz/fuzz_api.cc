@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -89,6 +90,7 @@ struct Handle {
   mproc_queue *q = nullptr;
   std::shared_ptr<Model> model;
   bool closed = false;
+  std::string token;  // what mproc_queue_export() registered for this anonymous handle
 };
 
 class Session {
@@ -104,6 +106,7 @@ class Session {
   void queue_new();
   void queue_create();
   void queue_open();
+  void queue_export();
   void queue_put();
   void queue_get(bool alloc);
   void queue_query();
@@ -127,6 +130,7 @@ class Session {
   Handle handles_[kHandles];
   std::map<std::string, std::shared_ptr<Model>> named_;  // names created by this input
   std::set<std::string> used_names_;
+  std::map<std::string, std::shared_ptr<Model>> tokens_;  // exported anonymous queues
   mproc_result *results_[kResults] = {};
   Bytes result_args_[kResults];
   mproc_task_fn result_fns_[kResults] = {};
@@ -166,6 +170,7 @@ std::string Session::name() {
 }
 
 void Session::drop(Handle &h) {
+  if (!h.token.empty()) tokens_.erase(h.token);  // freeing the handle withdraws its token
   mproc_queue_free(h.q);
   h = Handle();
 }
@@ -197,12 +202,39 @@ void Session::queue_create() {
 void Session::queue_open() {
   Handle &h = handle();
   drop(h);
+  if (!tokens_.empty() && in_.below(2)) {
+    auto it = tokens_.begin();
+    std::advance(it, in_.below(static_cast<uint32_t>(tokens_.size())));
+    int rc = mproc_queue_open(&h.q, it->first.c_str());
+    expect(rc == MPROC_OK, "queue_open of an exported token", rc);
+    if (rc == MPROC_OK) h.model = it->second;
+    return;
+  }
   std::string n = name();
   int rc = mproc_queue_open(&h.q, n.c_str());
   expect(is_any(rc, {MPROC_OK, MPROC_E_INVAL, MPROC_E_NOENT}), "queue_open", rc);
   auto it = named_.find(n);
   expect((rc == MPROC_OK) == (it != named_.end()), "queue_open: OK exactly for a created name", rc);
   if (rc == MPROC_OK) h.model = it->second;
+}
+
+void Session::queue_export() {
+  Handle &h = handle();
+  const size_t kCaps[] = {0, 1, 17, MPROC_QUEUE_TOKEN_MAX};
+  size_t cap = in_.pick(kCaps);
+  char token[MPROC_QUEUE_TOKEN_MAX];
+  int rc = mproc_queue_export(h.q, token, cap);
+  const char *name = mproc_queue_name(h.q);
+  size_t need = name ? strlen(name) + 1 : 18;  // an anonymous queue's token: "@" and 16 hex digits
+  if (!h.q) {
+    expect(rc == MPROC_E_INVAL, "export(NULL)", rc);
+  } else if (cap < need) {
+    expect(rc == MPROC_E_TOOBIG, "export into a short buffer", rc);
+  } else {
+    expect(rc == MPROC_OK && strlen(token) + 1 == need, "export", rc);
+    expect(!name || strcmp(token, name) == 0, "a named queue's token is its name", rc);
+    if (!name) tokens_[h.token = token] = h.model;
+  }
 }
 
 void Session::queue_put() {
@@ -549,7 +581,7 @@ void Session::step() {
     case 7: queue_get(true); break;
     case 8: queue_query(); break;
     case 9: queue_shutdown(); break;
-    case 10: drop(handle()); break;
+    case 10: in_.below(2) ? drop(handle()) : queue_export(); break;
     case 11: null_calls(); break;
     case 12: if (may_submit()) pool_apply(); break;
     case 13: if (may_submit()) pool_async(); break;
