@@ -192,7 +192,8 @@ MPROC_API int mproc_pool_set_start_method(mproc_pool *p, int method);
 /**
  * Kill a task (with its worker, which is replaced) when it runs longer than
  * this many seconds; it then fails with MPROC_E_TASK_TIMEOUT. For a chunk
- * the limit applies to each item. < 0 = no limit (the default).
+ * the limit applies to each item. < 0, infinity or 1e9 s and over = no
+ * limit (the default).
  * @returns MPROC_OK, MPROC_E_INVAL (NULL, NaN, 0), MPROC_E_STATE (started).
  * @since 0.1.0
  */

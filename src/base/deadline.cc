@@ -8,8 +8,6 @@ namespace mproc {
 
 namespace {
 constexpr int64_t kNsPerSec = 1000000000;
-// Waits longer than ~30 years are treated as forever (and cannot overflow).
-constexpr double kForeverSeconds = 1e9;
 
 timespec to_timespec(int64_t ns) {
   if (ns < 0) ns = 0;

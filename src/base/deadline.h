@@ -10,6 +10,10 @@ namespace mproc {
 
 int64_t monotonic_ns();
 
+// Durations this long (~30 years) or longer, infinity included, mean
+// forever: they would not fit a nanosecond count.
+constexpr double kForeverSeconds = 1e9;
+
 class Deadline {
  public:
   // Parses an API timeout. Returns MPROC_OK or MPROC_E_INVAL (NaN).

@@ -130,7 +130,8 @@ int Pool::set_task_timeout(double seconds) {
   if (std::isnan(seconds) || seconds == 0) return MPROC_E_INVAL;
   std::lock_guard<std::mutex> lock(mu_);
   if (manager_running_ || state_ != State::kNew) return MPROC_E_STATE;
-  task_timeout_ns_ = seconds < 0 ? 0 : static_cast<int64_t>(seconds * 1e9);
+  bool none = seconds < 0 || seconds >= kForeverSeconds;
+  task_timeout_ns_ = none ? 0 : static_cast<int64_t>(seconds * 1e9);
   return MPROC_OK;
 }
 

@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace mproc_test {
@@ -43,6 +45,32 @@ std::vector<std::string> shm_entries(const std::string &prefix) {
   closedir(d);
   std::sort(names.begin(), names.end());
   return names;
+}
+
+std::vector<pid_t> child_pids() {
+  std::vector<pid_t> pids;
+  DIR *d = opendir("/proc");
+  if (!d) return pids;
+  pid_t self = getpid();
+  while (struct dirent *e = readdir(d)) {
+    pid_t pid = static_cast<pid_t>(atoi(e->d_name));
+    if (pid <= 0) continue;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;  // gone meanwhile
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    const char *rp = strrchr(buf, ')');
+    int ppid = 0;
+    char state = 0;
+    if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == self) pids.push_back(pid);
+  }
+  closedir(d);
+  return pids;
 }
 
 double now_s() {

@@ -18,6 +18,11 @@ int count_open_fds();
 // P_ALL + WNOWAIT reports ECHILD).
 bool has_no_children();
 
+// PIDs of this process's children, live or zombie (from /proc: ppid is the
+// process, whichever of its threads forked them). A subreaper also sees the
+// orphans it adopted.
+std::vector<pid_t> child_pids();
+
 // Polls pred every few milliseconds until it is true or timeout_s passes.
 bool wait_until(const std::function<bool()> &pred, double timeout_s);
 

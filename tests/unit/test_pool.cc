@@ -554,6 +554,21 @@ TEST(PoolCrash, TaskTimeoutKillsOnlyThatTask) {
   close_join_free(p);
 }
 
+TEST(PoolCrash, HugeTaskTimeoutsMeanNoLimit) {
+  // Found by fuzz-api: inf * 1e9 does not fit the nanosecond count (UB; on
+  // x86 it became INT64_MIN, and every task timed out at once).
+  for (double t : {HUGE_VAL, 1e300, 1e10}) {
+    mproc_pool *p = make_pool(1);
+    ASSERT_EQ(mproc_pool_set_task_timeout(p, t), MPROC_OK);
+    int64_t ms = 50;
+    void *out = nullptr;
+    size_t len = 0;
+    EXPECT_EQ(mproc_pool_apply(p, sleep_ms_task, &ms, sizeof ms, nullptr, &out, &len), MPROC_OK) << t;
+    mproc_free(out);
+    close_join_free(p);
+  }
+}
+
 TEST(PoolCrash, TerminateCancelsWhatHasNotFinished) {
   mproc_pool *p = make_pool(2);
   std::vector<int64_t> in(12, 2000);
