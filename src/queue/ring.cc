@@ -51,41 +51,47 @@ void diag_note(const char *fmt, ...) {
   va_end(ap);
 }
 
-int Ring::broken(const char *why) {
-  static const bool debug = getenv("MPROC_DEBUG_BROKEN") != nullptr;
-  if (debug) {
-    fprintf(stderr, "MPROC BROKEN pid=%d self=%u why=%s last=[%s] free=%llx head=%llx tail=%llx\n", getpid(),
-            seg_.self(), why, diag_buf, (unsigned long long)load(&c_->free), (unsigned long long)load(&c_->head),
-            (unsigned long long)load(&c_->tail));
-    uint64_t t = load(&c_->tail);
-    std::string out;
-    char tmp[160];
-    for (uint64_t p = t - geo_.capacity; p < t; p += kRecordAlign) {
-      uint64_t st = load(state_word(p)), info = load(info_word(p));
-      long lap = 0;
-      bool hit = false;
-      for (long k = -2; k <= 2; k++)
-        if ((st & ~kStatusMask) == tag(p + k * (int64_t)geo_.capacity)) { lap = k; hit = true; }
-      if (!hit) continue;
-      snprintf(tmp, sizeof tmp, " %llx:%s%ld/s%llu/o%llu/l%llu", (unsigned long long)p, "L", lap,
-               (unsigned long long)(st & kStatusMask), (unsigned long long)(info >> 32), (unsigned long long)(uint32_t)info);
+// MPROC_DEBUG_BROKEN=1 (docs/design.md, "Failure model"): why the queue was
+// marked BROKEN, the indices, the headers of the last lap and every intent
+// in flight, on stderr. A debugging aid for the ring protocol only.
+void Ring::dump_broken(const char *why) const {
+  fprintf(stderr, "MPROC BROKEN pid=%d self=%u why=%s last=[%s] free=%llx head=%llx tail=%llx\n",
+          getpid(), seg_.self(), why, diag_buf, (unsigned long long)load(&c_->free),
+          (unsigned long long)load(&c_->head), (unsigned long long)load(&c_->tail));
+  uint64_t t = load(&c_->tail);
+  std::string out;
+  char tmp[160];
+  for (uint64_t p = t - geo_.capacity; p < t; p += kRecordAlign) {
+    uint64_t st = load(state_word(p)), info = load(info_word(p));
+    for (long lap = -2; lap <= 2; lap++) {
+      if ((st & ~kStatusMask) != tag(p + static_cast<uint64_t>(lap * static_cast<int64_t>(geo_.capacity))))
+        continue;
+      snprintf(tmp, sizeof tmp, " %llx:L%ld/s%llu/o%llu/l%llu", (unsigned long long)p, lap,
+               (unsigned long long)(st & kStatusMask), (unsigned long long)(info >> 32),
+               (unsigned long long)(uint32_t)info);
       out += tmp;
     }
-    fprintf(stderr, "MPROC RING%s\n", out.c_str());
-    out.clear();
-    for (uint32_t s = 0; s < geo_.nslots; s++) {
-      uint32_t w = load(&seg_.slot_at(s)->state);
-      for (uint32_t i = 0; i < kIntents; i++) {
-        const Intent *in = seg_.intent(s, static_cast<int>(i));
-        uint64_t iw = load(&in->word);
-        if (!iw) continue;
-        snprintf(tmp, sizeof tmp, " s%u(w%x,%s)i%u:%llx/%u/%u", s, w, s == seg_.self() ? "me" : (seg_.alive(s) ? "alive" : "dead"), i,
-                 (unsigned long long)iw, load(&in->size), load(&in->len));
-        out += tmp;
-      }
-    }
-    fprintf(stderr, "MPROC INTENTS%s\n", out.c_str());
   }
+  fprintf(stderr, "MPROC RING%s\n", out.c_str());
+  out.clear();
+  for (uint32_t s = 0; s < geo_.nslots; s++) {
+    uint32_t w = load(&seg_.slot_at(s)->state);
+    for (uint32_t i = 0; i < kIntents; i++) {
+      const Intent *in = seg_.intent(s, static_cast<int>(i));
+      uint64_t iw = load(&in->word);
+      if (!iw) continue;
+      snprintf(tmp, sizeof tmp, " s%u(w%x,%s)i%u:%llx/%u/%u", s, w,
+               s == seg_.self() ? "me" : (seg_.alive(s) ? "alive" : "dead"), i, (unsigned long long)iw,
+               load(&in->size), load(&in->len));
+      out += tmp;
+    }
+  }
+  fprintf(stderr, "MPROC INTENTS%s\n", out.c_str());
+}
+
+int Ring::broken(const char *why) {
+  static const bool debug = getenv("MPROC_DEBUG_BROKEN") != nullptr;
+  if (debug) dump_broken(why);
   store_seq(&c_->queue_state, uint32_t{kStateBroken});
   wake_all();
   return MPROC_E_BAD_SEGMENT;

@@ -120,6 +120,7 @@ class Ring {
   void skip_unclaimable();
   int state_code(uint32_t *st) const;
   int broken(const char *why = "?");
+  void dump_broken(const char *why) const;
 
   // Claim steps.
   int room(uint64_t t, uint64_t size, uint64_t *free_pos);
