@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/eventfd.h"
 #include "mpi/wire.h"
 
 namespace mproc {
@@ -44,11 +45,7 @@ void Master::on_start(void *self) {
   m->thread_ = std::thread([m] { m->run(); });
 }
 
-void Master::on_wake(void *self) {
-  uint64_t one = 1;
-  ssize_t ignored = write(static_cast<Master *>(self)->wake_fd_, &one, sizeof one);
-  (void)ignored;
-}
+void Master::on_wake(void *self) { signal_eventfd(static_cast<Master *>(self)->wake_fd_); }
 
 void Master::on_destroy(void *self) { delete static_cast<Master *>(self); }
 

@@ -8,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include "base/eventfd.h"
 #include "mpi/job.h"
 #include "mpi/master.h"
 #include "mpi/serve.h"
@@ -64,11 +65,7 @@ void wait_fd(int fd, int64_t ns) {
   }
   pollfd p{fd, POLLIN, 0};
   timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  if (ppoll(&p, fd >= 0 ? 1 : 0, ns < 0 ? nullptr : &ts, nullptr) > 0) {
-    uint64_t v;
-    ssize_t ignored = read(fd, &v, sizeof v);
-    (void)ignored;
-  }
+  if (ppoll(&p, fd >= 0 ? 1 : 0, ns < 0 ? nullptr : &ts, nullptr) > 0) drain_eventfd(fd);
 }
 
 }  // namespace mpi

@@ -13,6 +13,7 @@
 #include <new>
 
 #include "base/cpu.h"
+#include "base/eventfd.h"
 #include "base/thread.h"
 #include "mproc/mproc-start.h"
 #include "start/method.h"
@@ -27,18 +28,6 @@ namespace {
 constexpr int kMaxInitFailures = 3;
 // Polling interval when something cannot be waited for on an fd.
 constexpr int64_t kTickNs = 20 * 1000 * 1000;
-
-void drain_eventfd(int fd) {
-  uint64_t v;
-  ssize_t ignored = read(fd, &v, sizeof v);
-  (void)ignored;
-}
-
-void signal_eventfd(int fd) {
-  uint64_t one = 1;
-  ssize_t ignored = write(fd, &one, sizeof one);
-  (void)ignored;
-}
 }  // namespace
 
 Pool::Pool(int workers)

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/deadline.h"
+#include "base/eventfd.h"
 #include "base/shm.h"
 #include "queue/wait.h"
 #include "start/registry.h"
@@ -31,9 +32,7 @@ void notify(const WorkerSetup *s) {
   if (v >= kWaiterUnit) {
     wake_waiting_callers(s->signals);
   } else if (v & kManagerAsleep) {
-    uint64_t one = 1;
-    ssize_t ignored = write(s->notify_fd, &one, sizeof one);
-    (void)ignored;
+    signal_eventfd(s->notify_fd);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "base/eventfd.h"
 #include "base/sys.h"
 #include "base/thread.h"
 #include "mproc/mproc-common.h"
@@ -153,11 +154,7 @@ void ProcessTable::release(const std::shared_ptr<Child> &child) {
 void ProcessTable::ensure_reaper_locked() {
   if (wake_fd_ < 0) wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (reaper_running_) {
-    if (wake_fd_ >= 0) {
-      uint64_t one = 1;
-      ssize_t ignored = write(wake_fd_, &one, sizeof one);
-      (void)ignored;
-    }
+    if (wake_fd_ >= 0) signal_eventfd(wake_fd_);
     return;
   }
   pthread_t tid;
@@ -192,11 +189,7 @@ void *ProcessTable::reaper_main(void *arg) {
     lock.unlock();
     timespec tick{0, kMaxPollNs};
     ppoll(fds.data(), fds.size(), need_tick ? &tick : nullptr, nullptr);
-    if (wake_fd >= 0) {
-      uint64_t drained;
-      ssize_t ignored = read(wake_fd, &drained, sizeof drained);
-      (void)ignored;
-    }
+    if (wake_fd >= 0) drain_eventfd(wake_fd);
     orphans.clear();
     lock.lock();
   }
