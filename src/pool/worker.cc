@@ -59,12 +59,14 @@ void pay_owed_notify(WorkerSetup *s) {
   notify(s);
 }
 
-// The next task: at once if one is queued, else after paying an owed notify.
+// The next task: at once if one is queued, else after paying an owed
+// notify (also when the worker is about to leave: closed or broken inbox).
 int next_task(WorkerSetup *s, MsgHeader *task, std::vector<unsigned char> *payload) {
   if (notify_owed) {
     int rc = s->channel->receive(false, 0.0, task, payload);
-    if (rc != MPROC_E_EMPTY) return rc;
+    if (rc == MPROC_OK) return rc;
     pay_owed_notify(s);
+    if (rc != MPROC_E_EMPTY) return rc;
   }
   return s->channel->receive(false, MPROC_FOREVER, task, payload);
 }
