@@ -54,6 +54,10 @@ enum : uint64_t {
 constexpr uint64_t kStatusMask = kRecordAlign - 1;
 constexpr uint64_t kTagMultiplier = 0x9e3779b97f4a7c15;  // odd: a bijection on positions
 
+// Control::fence_flags: set (never cleared) by a participant whose kernel
+// refused membarrier, so that nobody relies on its sleeps' barriers.
+constexpr uint32_t kFenceFull = 1;
+
 // Participant slot word: generation << 2 | status.
 enum : uint32_t { kSlotFree = 0, kSlotActive = 1 };
 constexpr uint32_t kSlotStatusMask = 3;
@@ -101,7 +105,7 @@ struct Control {
 
   // Read on every operation, written rarely.
   uint32_t queue_state;       // 0x080
-  uint32_t reserved1;         // 0x084
+  uint32_t fence_flags;       // 0x084  kFenceFull: fast sides use full barriers (4.6)
   uint64_t stat_abandoned;    // 0x088  puts dropped because their producer died
   uint64_t stat_redelivered;  // 0x090  gets handed out again after a consumer died
   uint64_t stat_reclaimed;    // 0x098  dead participants released

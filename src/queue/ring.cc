@@ -1,5 +1,6 @@
 #include "queue/ring.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdarg>
 #include <cstddef>
@@ -30,6 +31,7 @@ Ring::Ring(Segment &seg)
       ring_(seg.ring()),
       geo_(seg.geometry()),
       lock_(seg),
+      advance_step_(std::max(kRecordAlign, seg.geometry().capacity / kAdvanceParts)),
       slot_words_(seg.geometry().nslots),
       liveness_(seg.geometry().nslots) {}
 
@@ -171,26 +173,33 @@ int Ring::load_free(uint64_t *free_pos, uint64_t *tail, uint32_t *freed) const {
   return kAgain;  // still moving: the caller tries again later
 }
 
-// Moves free past done, pad and abandoned records, counting the messages;
-// true if it moved. Anybody may run it; every step is one CAS.
+// Moves free past the done, pad and abandoned records before head, all in
+// one CAS, counting the messages; true if it moved. Anybody may run it.
+// Those three states are final until free passes them, so the walk stays
+// true while the free word is unchanged.
 bool Ring::advance_free() {
-  bool moved = false;
   uint64_t word = load_seq(&c_->free);
-  for (uint64_t n = 0; n <= geo_.capacity / kRecordAlign; n++) {
+  for (uint64_t tries = 0; tries <= geo_.capacity / kRecordAlign; tries++) {
     uint64_t h = load(&c_->head);
     uint64_t f;
-    if (!decode_free(word, h, &f) || f >= h) break;
-    Rec r;
-    if (read_rec(f, &r) != kRecOk || r.size > h - f) break;
-    if (r.status != kDone && r.status != kPad && r.status != kAbandoned) break;
-    uint64_t next = pack_free(f + r.size, freed_of(word) + (r.status == kPad ? 0 : 1));
-    if (cas(&c_->free, &word, next)) {
-      word = next;
-      moved = true;
-      crashpoint(kCpFreeAdvanced);
+    if (!decode_free(word, h, &f) || f >= h) return false;
+    uint64_t to = f;
+    uint32_t messages = 0;
+    for (uint64_t n = 0; to < h && n <= geo_.capacity / kRecordAlign; n++) {
+      Rec r;
+      if (read_rec(to, &r) != kRecOk || r.size > h - to) break;
+      if (r.status != kDone && r.status != kPad && r.status != kAbandoned) break;
+      to += r.size;
+      if (r.status != kPad) messages++;
     }
+    if (to == f) return false;
+    if (cas(&c_->free, &word, pack_free(to, freed_of(word) + messages))) {
+      crashpoint(kCpFreeAdvanced);
+      return true;
+    }
+    // Somebody else moved it: walk again from there.
   }
-  return moved;
+  return false;
 }
 
 // Moves head past what nobody claims at head (pads, abandoned records,
@@ -226,10 +235,10 @@ void Ring::drop_intent(int *i) {
 // ---------------------------------------------------------------- put
 
 // The free position to judge room from t with: the cached copy, or a fresh
-// one when the cached copy says size bytes do not fit. Only consumers move
-// free on the fast path (unstick() is the waiting producer's fallback), so a
-// producer short of room reads one line the consumers write and nothing
-// else. kAgain: t is stale, reload it.
+// one when the cached copy says size bytes do not fit. Consumers move free
+// on only now and then (consume()), so a producer short of room moves it
+// past what they have finished itself; in steady state a producer reads no
+// line a consumer writes. kAgain: t is stale, reload it.
 int Ring::room(uint64_t t, uint64_t size, uint64_t *free_pos) {
   // Acquire/release: whoever refreshed the copy saw the consumers' release
   // of that space, and a thread of ours that uses the copy must too.
@@ -238,7 +247,7 @@ int Ring::room(uint64_t t, uint64_t size, uint64_t *free_pos) {
     *free_pos = f;
     return MPROC_OK;
   }
-  {
+  for (int pass = 0;; pass++) {
     uint64_t now_t;
     uint32_t freed;
     int rc = load_free(&f, &now_t, &freed);
@@ -246,7 +255,7 @@ int Ring::room(uint64_t t, uint64_t size, uint64_t *free_pos) {
     free_cache_.store(f, std::memory_order_release);
     *free_pos = f;
     if (now_t != t) return kAgain;
-    return MPROC_OK;
+    if (pass == 1 || fits(t, f, size) || !advance_free()) return MPROC_OK;
   }
 }
 
@@ -362,8 +371,9 @@ int Ring::claim_put_counted(uint32_t len, bool may_pad, Claim *out) {
 void Ring::publish(Claim &c, const void *data, bool wake) {
   if (c.len) copy_with_crashpoint(payload(c.pos), data, c.len, kCpPutCopy);
   crashpoint(kCpPutCopied);
-  // Sequentially consistent: the Dekker edge with a consumer going to sleep.
-  store_seq(state_word(c.pos), tag(c.pos) | kCommitted);
+  // A release store: the wake-up check after it is the fast side of the
+  // handshake with a consumer going to sleep (fence.h).
+  store(state_word(c.pos), tag(c.pos) | kCommitted);
   crashpoint(kCpPutCommitted);
   drop_intent(&c.intent);
   if (wake) wake_consumer();
@@ -503,29 +513,22 @@ int Ring::claim_redelivered(size_t cap, Claim *out, size_t *needed, bool *found)
 void Ring::consume(Claim &c, void *buf) {
   if (c.len) copy_with_crashpoint(buf, payload(c.pos), c.len, kCpGetCopy);
   crashpoint(kCpGetCopied);
-  // The oldest record in use is released by moving free past it alone.
-  // Otherwise it is marked DONE for whoever releases the one before it:
-  // sequentially consistent, the Dekker edge with that releaser's CAS.
-  bool moved = release_oldest(c.pos, record_size(c.len));
-  if (!moved) store_seq(state_word(c.pos), tag(c.pos) | kDone);
+  // DONE, with a release store to a line this get already owns. Free moves
+  // past done records in batches: here once a get ends past a multiple of
+  // advance_step_ bytes, or when a producer waits for room; a producer
+  // short of room moves it itself (room()). So a get writes no line a
+  // producer reads, and a producer spinning for room does not slow it.
+  const uint64_t end = c.pos + record_size(c.len);
+  store(state_word(c.pos), tag(c.pos) | kDone);
   crashpoint(kCpGetDone);
   drop_intent(&c.intent);
-  moved |= advance_free();
-  // Every producer: they wait for different amounts of room. The CAS that
-  // moved free orders it before the waiter check.
-  if (moved) notify(space_ec(), INT_MAX);
-}
-
-// Moves free from pos to pos + size if pos is where free is, and head has
-// passed the record (a record taken ahead of head may be the oldest in use
-// while head still points at it; free must never pass head).
-bool Ring::release_oldest(uint64_t pos, uint64_t size) {
-  uint64_t word = load(&c_->free);
-  if ((word & kUnitMask) != ((pos / kRecordAlign) & kUnitMask)) return false;
-  if (load(&c_->head) < pos + size) return false;
-  if (!cas(&c_->free, &word, pack_free(pos + size, freed_of(word) + 1))) return false;
-  crashpoint(kCpFreeAdvanced);
-  return true;
+  bool moved = false;
+  if (end / advance_step_ != c.pos / advance_step_) moved = advance_free();
+  if (has_waiters(space_ec())) {
+    moved |= advance_free();
+    // Every producer: they wait for different amounts of room.
+    if (moved) wake(space_ec(), INT_MAX);
+  }
 }
 
 void Ring::unstick() {
@@ -631,11 +634,12 @@ void Ring::pass_on_data() {
 }
 
 EventCount Ring::data_ec() const {
-  return {&c_->data_seq, &c_->data_waiters, &seg_.slot_at(seg_.self())->data_waiting};
+  return {&c_->data_seq, &c_->data_waiters, &seg_.slot_at(seg_.self())->data_waiting, &c_->fence_flags};
 }
 
 EventCount Ring::space_ec() const {
-  return {&c_->space_seq, &c_->space_waiters, &seg_.slot_at(seg_.self())->space_waiting};
+  return {&c_->space_seq, &c_->space_waiters, &seg_.slot_at(seg_.self())->space_waiting,
+          &c_->fence_flags};
 }
 
 }  // namespace queue

@@ -3,11 +3,14 @@
 // Puts and gets take no lock. A producer claims bytes with a CAS on `tail`
 // and heads its record WRITING at once; a consumer takes the first committed
 // record from `head` on with a CAS of its state word (stepping over records
-// still being written) and moves `head` past it; whoever finishes the oldest
-// get moves `free` on. Each side writes its own index line; a producer
-// reads `free` only when its cached copy says the ring is full, and
-// consumers wait on the record header itself, so in steady state producer
-// and consumer share only the record lines they hand over.
+// still being written) and moves `head` past it, and marks it DONE when it
+// has copied it out. `free` moves past DONE records in batches, each 16th
+// of the ring or when a producer needs the room. Each side writes its own
+// index line; a producer reads `free` only when its cached copy says the
+// ring is full, and consumers wait on the record header itself, so in
+// steady state producer and consumer share only the record lines they hand
+// over. Wake-up checks use asymmetric fences (fence.h): no locked
+// instruction on the fast path pays for a sleeper.
 //
 // Before each claiming CAS the thread writes an intent {kind, position,
 // size} into its participant slot. If its process dies before the record
@@ -116,7 +119,6 @@ class Ring {
   template <typename Fn>
   bool walk(Fn &&fn) const;
   bool advance_free();
-  bool release_oldest(uint64_t pos, uint64_t size);
   void skip_unclaimable();
   int state_code(uint32_t *st) const;
   int broken(const char *why = "?");
@@ -153,6 +155,10 @@ class Ring {
   uint8_t *ring_;
   Geometry geo_;
   Lock lock_;
+  // Consumers move free on each time a get crosses a multiple of this many
+  // ring bytes (a 16th of the ring).
+  static constexpr uint64_t kAdvanceParts = 16;
+  const uint64_t advance_step_;
   // Producers' copy of the free position (never ahead of the real one).
   std::atomic<uint64_t> free_cache_{0};
   // Recovery scratch, one entry per slot; recovery runs under the lock.

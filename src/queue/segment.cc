@@ -19,6 +19,7 @@
 #include "base/sys.h"
 #include "mproc/mproc-common.h"
 #include "queue/crashpoint.h"
+#include "queue/fence.h"
 
 namespace mproc {
 namespace queue {
@@ -338,6 +339,7 @@ int Segment::enter() {
 }
 
 int Segment::attach() {
+  fence_register();  // before our first put or get (fence.h)
   // A fresh open file description, so the lock is ours alone (not shared
   // with the mapping, nor with a parent's descriptors).
   int fd = ::open(proc_fd_path(seg_fd_).c_str(), O_RDWR | O_CLOEXEC);

@@ -14,6 +14,7 @@
 
 #include "base/deadline.h"
 #include "queue/crashpoint.h"
+#include "queue/fence.h"
 #include "queue/layout.h"
 
 namespace mproc {
@@ -23,6 +24,8 @@ namespace queue {
 constexpr int kAgain = 1;
 // Longest single futex sleep before re-checking the world.
 constexpr int64_t kSliceNs = 50 * 1000 * 1000;
+// A sleep whose barrier the kernel refused may miss a wake-up (fence.h).
+constexpr int64_t kUnfencedSliceNs = 1000 * 1000;
 
 // FUTEX_WAIT (shared) while *word == expected, at most rel (nullptr:
 // forever). Returns 0 when woken, else ETIMEDOUT, EAGAIN or EINTR.
@@ -80,16 +83,26 @@ struct EventCount {
   uint32_t *seq;
   uint32_t *waiters;
   uint32_t *mine;
+  uint32_t *fence_flags;  // Control::fence_flags of the segment
 };
 
+// Whether anybody sleeps (or is about to) on ec, asked after the state
+// change a sleeper waits for: the fast side of the handshake (fence.h).
+inline bool has_waiters(const EventCount &ec) {
+  fence_fast(ec.fence_flags);
+  return load(ec.waiters) != 0;
+}
+
+// Wakes up to n sleepers.
+inline void wake(const EventCount &ec, int n) {
+  fetch_add(ec.seq, 1u);
+  futex_wake(ec.seq, n);
+}
+
 // Wakes up to n sleepers if there are any: no shared write at all when
-// nobody sleeps. The caller's state change before it must be sequentially
-// consistent (the Dekker edge with wait_for's registration).
+// nobody sleeps.
 inline void notify(const EventCount &ec, int n) {
-  if (load_seq(ec.waiters) != 0) {
-    fetch_add(ec.seq, 1u);
-    futex_wake(ec.seq, n);
-  }
+  if (has_waiters(ec)) wake(ec, n);
 }
 
 // Calls attempt() until it returns something other than kAgain or dl
@@ -110,16 +123,21 @@ int wait_for(const EventCount &ec, Spinner &spinner, const Deadline &dl, int tim
       rc = attempt();
       return rc == kAgain ? timeout_code : rc;
     }
-    // Register, then read the key, then re-check: a notify after the
-    // re-check changes seq, so the futex refuses to sleep on the old key.
+    // Register, fence, then read the key, then re-check: a notify after
+    // the re-check changes seq, so the futex refuses to sleep on the old key.
     fetch_add(ec.waiters, 1u);
     fetch_add(ec.mine, 1u);
     crashpoint(kCpWaitRegistered);
+    int64_t slice = kSliceNs;
+    if (!fence_slow()) {
+      __atomic_fetch_or(ec.fence_flags, kFenceFull, __ATOMIC_SEQ_CST);
+      slice = kUnfencedSliceNs;
+    }
     uint32_t key = load(ec.seq);
     rc = attempt();
     int err = 0;
     if (rc == kAgain) {
-      timespec rel = dl.remaining_capped(kSliceNs);
+      timespec rel = dl.remaining_capped(slice);
       err = futex_wait(ec.seq, key, &rel);
     }
     __atomic_fetch_sub(ec.mine, 1u, __ATOMIC_SEQ_CST);

@@ -39,7 +39,7 @@ constexpr size_t kAbiMajor = 0x008, kAbiMinor = 0x00a, kHeaderSize = 0x00c, kEnd
                  kFlags = 0x014, kSegmentSize = 0x018, kRingOffset = 0x020, kRingCapacity = 0x028,
                  kMaxMessage = 0x030, kRecordAlign = 0x034, kSlotsOffset = 0x038, kMaxSlots = 0x040,
                  kSlotSize = 0x044, kMaxsize = 0x048, kInstanceId = 0x050, kCreatorPid = 0x060,
-                 kQueueState = 0x080, kStatAbandoned = 0x088, kStatRedelivered = 0x090,
+                 kQueueState = 0x080, kFenceFlags = 0x084, kStatAbandoned = 0x088, kStatRedelivered = 0x090,
                  kStatReclaimed = 0x098, kRedeliver = 0x0a8, kLock = 0x100, kJournalArmed = 0x104,
                  kTail = 0x200, kPuts = 0x208, kHead = 0x280, kFree = 0x300, kDataSeq = 0x380,
                  kDataWaiters = 0x384, kSpaceSeq = 0x400, kSpaceWaiters = 0x404, kControlSize = 0x480;

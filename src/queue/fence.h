@@ -1,0 +1,43 @@
+// Asymmetric fences for the queue's wake-up handshakes (docs/queue-layout.md
+// 4.6). Each handshake is a Dekker pair: a fast side stores (a commit, a
+// DONE) and then loads a waiter count; a sleeper increments that count and
+// then re-checks the state. Making both sides sequentially consistent costs
+// every put and get a full barrier, which stalls until the record's stores
+// have reached the other CPU. Instead the sleeper, which is about to spend
+// microseconds in the kernel anyway, runs membarrier(GLOBAL_EXPEDITED): a
+// full barrier on every CPU running a registered process. The fast side
+// then needs only a compiler barrier.
+#pragma once
+
+#include <cstdint>
+
+#include "queue/layout.h"
+
+namespace mproc {
+namespace queue {
+
+// Registers this process for global expedited membarriers. Called at every
+// attach (registration does not survive fork); cheap after the first.
+void fence_register();
+
+// Whether this process's fast sides may use the compiler-only fence.
+bool fence_light_ok();
+
+// The fast side: orders our earlier stores before a following load of a
+// waiter count in the segment whose Control::fence_flags is flags.
+inline void fence_fast(const uint32_t *flags) {
+  if (fence_light_ok() && (load_relaxed(flags) & kFenceFull) == 0)
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  else
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+// The sleeper's side, after registering as a waiter and before re-checking.
+// False when the kernel refused the barrier: the caller then marks the
+// segment kFenceFull (every fast side goes back to full barriers) and
+// sleeps only in short slices, since fast sides already past their check
+// of the flag may still miss it.
+bool fence_slow();
+
+}  // namespace queue
+}  // namespace mproc
