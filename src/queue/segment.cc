@@ -134,6 +134,8 @@ struct ForkHooks {
       s->slot_.store(-1, std::memory_order_relaxed);
       s->lock_users_.store(0, std::memory_order_relaxed);
       s->intents_used_.store(0, std::memory_order_relaxed);
+      for (auto &k : s->intent_keeper_) k.store(0, std::memory_order_relaxed);
+      s->intents_kept_.store(0, std::memory_order_relaxed);
       s->attach_mu_.unlock();
     }
     g_registry_mu->unlock();
@@ -407,7 +409,30 @@ void Segment::detach() {
   slot_.store(-1, std::memory_order_release);
 }
 
+namespace {
+thread_local char t_thread_mark;
+}
+
+// The address of a thread-local byte: unique among live threads, cheaper
+// than gettid() and right after fork (the child's keepers are reset).
+uintptr_t Segment::this_thread() { return reinterpret_cast<uintptr_t>(&t_thread_mark); }
+
 int Segment::take_intent() {
+  const uintptr_t me = this_thread();
+  for (uint32_t i = 0; i < kIntents; i++)
+    if (intent_keeper_[i].load(std::memory_order_relaxed) == me) return static_cast<int>(i);
+  int i = take_free_intent();
+  uint32_t kept = intents_kept_.load(std::memory_order_relaxed);
+  while (kept < kKeptIntents) {
+    if (intents_kept_.compare_exchange_weak(kept, kept + 1, std::memory_order_relaxed)) {
+      intent_keeper_[i].store(me, std::memory_order_relaxed);
+      break;
+    }
+  }
+  return i;
+}
+
+int Segment::take_free_intent() {
   uint32_t used = intents_used_.load(std::memory_order_relaxed);
   for (;;) {
     uint32_t free_bits = ~used & ((1u << kIntents) - 1);

@@ -98,11 +98,17 @@ class Segment {
   // Moves a dead participant's waiter counts out of the shared totals.
   void drop_waiter_residue(Slot *s);
 
-  // An intent entry of our slot for the calling thread's next claim; yields
-  // while this process's threads hold all kIntents (each only for the span
-  // of one claim, never while waiting).
+  // An intent entry of our slot for the calling thread's next claim. The
+  // first kKeptIntents threads to claim keep theirs between claims, so a
+  // put or get takes and gives it with no atomic read-modify-write (whose
+  // full barrier would wait for the record's stores to reach the other
+  // CPU); other threads take one for the span of a claim, and yield while
+  // all kIntents are in use (never while waiting).
   int take_intent();
-  void give_intent(int i) { intents_used_.fetch_and(~(1u << i), std::memory_order_release); }
+  void give_intent(int i) {
+    if (intent_keeper_[i].load(std::memory_order_relaxed) != this_thread())
+      intents_used_.fetch_and(~(1u << i), std::memory_order_release);
+  }
   Intent *intent(uint32_t slot, int i) const { return &slot_at(slot)->intents[i]; }
 
  private:
@@ -126,6 +132,14 @@ class Segment {
   uint32_t slot_word_ = 0;  // our slot's state word while attached
   std::atomic<int> lock_users_{0};
   std::atomic<uint32_t> intents_used_{0};  // bit i: intent i of our slot is taken
+  // The thread (this_thread()) that keeps intent i between claims, or 0. A
+  // thread that exits keeps its intent; a later thread given the same
+  // thread-local block inherits it.
+  std::atomic<uintptr_t> intent_keeper_[kIntents] = {};
+  std::atomic<uint32_t> intents_kept_{0};
+  static constexpr uint32_t kKeptIntents = kIntents - 4;
+  static uintptr_t this_thread();
+  int take_free_intent();
   RecoverFn recover_fn_ = nullptr;
   void *recover_ctx_ = nullptr;
 };
