@@ -23,13 +23,12 @@ void fence_register();
 // Whether this process's fast sides may use the compiler-only fence.
 bool fence_light_ok();
 
-// The fast side: orders our earlier stores before a following load of a
-// waiter count in the segment whose Control::fence_flags is flags.
-inline void fence_fast(const uint32_t *flags) {
-  if (fence_light_ok() && (load_relaxed(flags) & kFenceFull) == 0)
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  else
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+// Whether the fast side may order its earlier stores before a following
+// load of a waiter count with a compiler barrier alone, in the segment whose
+// Control::fence_flags is flags. If not, it reads the count with a
+// sequentially consistent read-modify-write instead.
+inline bool fence_light(const uint32_t *flags) {
+  return fence_light_ok() && (load_relaxed(flags) & kFenceFull) == 0;
 }
 
 // The sleeper's side, after registering as a waiter and before re-checking.

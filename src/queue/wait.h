@@ -89,8 +89,13 @@ struct EventCount {
 // Whether anybody sleeps (or is about to) on ec, asked after the state
 // change a sleeper waits for: the fast side of the handshake (fence.h).
 inline bool has_waiters(const EventCount &ec) {
-  fence_fast(ec.fence_flags);
-  return load(ec.waiters) != 0;
+  if (fence_light(ec.fence_flags)) {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return load(ec.waiters) != 0;
+  }
+  // Modification order on the count decides: read before the sleeper's
+  // increment, and that increment reads from us and sees our change.
+  return fetch_add(ec.waiters, 0u) != 0;
 }
 
 // Wakes up to n sleepers.
