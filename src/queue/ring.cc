@@ -543,14 +543,18 @@ int64_t Ring::qsize() const {
   int rc = state_code(&st);
   if (rc != MPROC_OK) return rc;
   if (st == kStateShutdownNow) return 0;
-  // Redeliveries wherever they are; from head on, every message record
-  // committed or still being written (behind head, committed ones are
-  // being copied out).
-  uint64_t h = load(&c_->head);
-  int64_t n = 0;
-  bool ok = walk([&](uint64_t pos, const Rec &r) {
-    if (r.status == kRedeliver || (pos >= h && (r.status == kCommitted || r.status == kWriting))) n++;
-  });
+  // Redeliveries by their count (it changes only under the lock); from
+  // head on, every message record committed or still being written. Not
+  // from free: up to a 16th of the ring behind head is done records that
+  // free has not passed yet (consume()).
+  uint64_t redelivered = load(&c_->redeliver);
+  if (redelivered > geo_.capacity / kRecordAlign) return MPROC_E_BAD_SEGMENT;
+  int64_t n = static_cast<int64_t>(redelivered);
+  bool ok = walk(
+      [&](uint64_t, const Rec &r) {
+        if (r.status == kCommitted || r.status == kWriting) n++;
+      },
+      true);
   return ok ? n : MPROC_E_BAD_SEGMENT;
 }
 

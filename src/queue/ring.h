@@ -26,6 +26,7 @@
 // tail. Redelivered records are claimed under the lock too (rare).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -117,7 +118,7 @@ class Ring {
   bool decode_free(uint64_t word, uint64_t ref, uint64_t *pos) const;
   int load_free(uint64_t *free_pos, uint64_t *tail, uint32_t *freed) const;
   template <typename Fn>
-  bool walk(Fn &&fn) const;
+  bool walk(Fn &&fn, bool from_head = false) const;
   bool advance_free();
   void skip_unclaimable();
   int state_code(uint32_t *st) const;
@@ -188,15 +189,16 @@ class Ring::Section {
   int rc_;
 };
 
-// Calls fn(pos, rec) for each record from free up to tail, stopping at the
-// first one not yet headed. Records freed under the walk are stepped over.
-// False: a corrupt header.
+// Calls fn(pos, rec) for each record from free (or head) up to tail,
+// stopping at the first one not yet headed. Records freed under the walk
+// are stepped over. False: a corrupt header.
 template <typename Fn>
-bool Ring::walk(Fn &&fn) const {
+bool Ring::walk(Fn &&fn, bool from_head) const {
   uint64_t p, t;
   uint32_t freed;
   int rc = load_free(&p, &t, &freed);
   if (rc != MPROC_OK) return rc == kAgain;  // too busy to walk now: no verdict
+  if (from_head) p = std::max(p, std::min(t, load(&c_->head)));
   for (uint64_t n = 0; p < t && n <= 2 * (geo_.capacity / kRecordAlign); n++) {
     Rec r;
     RecRead rr = read_rec(p, &r);
