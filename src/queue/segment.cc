@@ -409,13 +409,33 @@ void Segment::detach() {
   slot_.store(-1, std::memory_order_release);
 }
 
+// Gives back the intent entries a thread kept, when it exits.
+struct IntentKeeperExit {
+  bool kept = false;
+  ~IntentKeeperExit() {
+    if (!kept || !g_registry_mu) return;
+    std::lock_guard<std::mutex> lock(*g_registry_mu);
+    for (Segment *s : *g_registry) s->release_kept_intents();
+  }
+};
+
 namespace {
-thread_local char t_thread_mark;
+thread_local IntentKeeperExit t_keeper;
 }
 
-// The address of a thread-local byte: unique among live threads, cheaper
+// The address of a thread-local object: unique among live threads, cheaper
 // than gettid() and right after fork (the child's keepers are reset).
-uintptr_t Segment::this_thread() { return reinterpret_cast<uintptr_t>(&t_thread_mark); }
+uintptr_t Segment::this_thread() { return reinterpret_cast<uintptr_t>(&t_keeper); }
+
+void Segment::release_kept_intents() {
+  const uintptr_t me = this_thread();
+  for (uint32_t i = 0; i < kIntents; i++) {
+    if (intent_keeper_[i].load(std::memory_order_relaxed) != me) continue;
+    intent_keeper_[i].store(0, std::memory_order_relaxed);
+    intents_kept_.fetch_sub(1, std::memory_order_relaxed);
+    intents_used_.fetch_and(~(1u << i), std::memory_order_release);
+  }
+}
 
 int Segment::take_intent() {
   const uintptr_t me = this_thread();
@@ -426,6 +446,7 @@ int Segment::take_intent() {
   while (kept < kKeptIntents) {
     if (intents_kept_.compare_exchange_weak(kept, kept + 1, std::memory_order_relaxed)) {
       intent_keeper_[i].store(me, std::memory_order_relaxed);
+      t_keeper.kept = true;
       break;
     }
   }

@@ -132,14 +132,15 @@ class Segment {
   uint32_t slot_word_ = 0;  // our slot's state word while attached
   std::atomic<int> lock_users_{0};
   std::atomic<uint32_t> intents_used_{0};  // bit i: intent i of our slot is taken
-  // The thread (this_thread()) that keeps intent i between claims, or 0. A
-  // thread that exits keeps its intent; a later thread given the same
-  // thread-local block inherits it.
+  // The thread (this_thread()) that keeps intent i between claims, or 0;
+  // given back when that thread exits (IntentKeeperExit).
   std::atomic<uintptr_t> intent_keeper_[kIntents] = {};
   std::atomic<uint32_t> intents_kept_{0};
   static constexpr uint32_t kKeptIntents = kIntents - 4;
   static uintptr_t this_thread();
   int take_free_intent();
+  void release_kept_intents();
+  friend struct IntentKeeperExit;
   RecoverFn recover_fn_ = nullptr;
   void *recover_ctx_ = nullptr;
 };

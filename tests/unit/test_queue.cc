@@ -1095,38 +1095,39 @@ TEST(QueueProcesses, NamedQueueWithExecdPeers) {
 // Producers and consumers as threads, on one shared handle or on two
 // handles (two mappings at different addresses, two participants), so the
 // algorithm can run under ThreadSanitizer.
-void run_threads(mproc_queue *prod_q, mproc_queue *cons_q) {
-  constexpr int kProducers = 4, kConsumers = 4;
-  constexpr uint32_t kPerProducer = 20000;
+void run_threads(mproc_queue *prod_q, mproc_queue *cons_q, int producers = 4, int consumers = 4,
+                 uint32_t per_producer = 20000) {
   std::vector<std::thread> threads;
-  std::vector<std::vector<uint32_t>> got(kConsumers);
+  std::vector<std::vector<uint32_t>> got(consumers);
   std::atomic<int> bad{0};
   std::atomic<uint32_t> consumed{0};
-  for (int p = 0; p < kProducers; p++)
+  for (int p = 0; p < producers; p++)
     threads.emplace_back([&, p] {
-      for (uint32_t s = 0; s < kPerProducer; s++)
-        if (put_msg(prod_q, static_cast<uint32_t>(p), s, qmsg_len(p, s, 120), 30) != MPROC_OK) bad++;
+      for (uint32_t s = 0; s < per_producer; s++)
+        if (put_msg(prod_q, static_cast<uint32_t>(p), s, qmsg_len(static_cast<uint32_t>(p), s, 120), 30) !=
+            MPROC_OK)
+          bad++;
     });
-  for (int c = 0; c < kConsumers; c++)
+  for (int c = 0; c < consumers; c++)
     threads.emplace_back([&, c] {
-      std::vector<int64_t> last(kProducers, -1);
+      std::vector<int64_t> last(producers, -1);
       mproc_queue *q = c % 2 ? cons_q : prod_q;
-      while (consumed.load() < kProducers * kPerProducer) {
+      while (consumed.load() < producers * per_producer) {
         Got g = get_msg(q, 0.05);
         if (g.rc == MPROC_E_EMPTY) continue;
-        if (g.rc != MPROC_OK || !g.intact || g.producer >= kProducers ||
+        if (g.rc != MPROC_OK || !g.intact || static_cast<int>(g.producer) >= producers ||
             static_cast<int64_t>(g.seq) <= last[g.producer]) {
           bad++;
           break;
         }
         last[g.producer] = g.seq;
-        got[c].push_back(g.producer * kPerProducer + g.seq);
+        got[c].push_back(g.producer * per_producer + g.seq);
         consumed++;
       }
     });
   for (std::thread &t : threads) t.join();
   EXPECT_EQ(bad.load(), 0);
-  std::vector<uint8_t> seen(kProducers * kPerProducer, 0);
+  std::vector<uint8_t> seen(producers * per_producer, 0);
   for (auto &v : got)
     for (uint32_t id : v) seen[id]++;
   for (size_t i = 0; i < seen.size(); i++) ASSERT_EQ(seen[i], 1) << "message " << i;
@@ -1135,6 +1136,36 @@ void run_threads(mproc_queue *prod_q, mproc_queue *cons_q) {
 TEST(QueueThreads, ThreadsShareOneHandle) {
   QueuePtr q = new_queue(0, 16384);
   run_threads(q.get(), q.get());
+  EXPECT_EQ(mproc_queue_qsize(q.get()), 0);
+}
+
+// A process's threads share its slot's 12 intent entries; the first 8 keep
+// theirs between claims. 24 threads: kept, cycling and waiting entries.
+TEST(QueueThreads, MoreThreadsThanIntentEntries) {
+  QueuePtr q = new_queue(0, 16384);
+  run_threads(q.get(), q.get(), 12, 12, 3000);
+  EXPECT_EQ(mproc_queue_qsize(q.get()), 0);
+}
+
+// Threads that keep an entry give it back when they exit: 80 threads in
+// turn, each claiming, never run out of entries or lose a claim.
+TEST(QueueThreads, ThreadsThatComeAndGo) {
+  QueuePtr q = new_queue(0, 16384);
+  for (int round = 0; round < 40; round++) {
+    std::thread producer([&] {
+      for (uint32_t s = 0; s < 200; s++) ASSERT_EQ(put_msg(q.get(), 0, s, 64, 30), MPROC_OK);
+    });
+    std::thread consumer([&] {
+      for (uint32_t s = 0; s < 200; s++) {
+        Got g = get_msg(q.get(), 30);
+        ASSERT_EQ(g.rc, MPROC_OK);
+        ASSERT_TRUE(g.intact);
+        ASSERT_EQ(g.seq, s);
+      }
+    });
+    producer.join();
+    consumer.join();
+  }
   EXPECT_EQ(mproc_queue_qsize(q.get()), 0);
 }
 
