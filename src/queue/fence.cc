@@ -20,7 +20,7 @@ std::atomic<uint64_t> g_registered{0};
 long membarrier(int cmd) { return syscall(SYS_membarrier, cmd, 0, 0); }
 
 // MPROC_DEBUG_NO_MEMBARRIER=1 acts as if the kernel refused membarrier, to
-// test the fallback (docs/design.md, "Failure model").
+// test the fallback (docs/design.md, the queue's "Waiting").
 bool disabled() {
   static const bool off = getenv("MPROC_DEBUG_NO_MEMBARRIER") != nullptr;
   return off;
