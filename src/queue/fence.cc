@@ -12,10 +12,9 @@
 namespace mproc {
 namespace queue {
 
+std::atomic<uint64_t> g_fence_registered{0};
+
 namespace {
-// 1 + the fork generation in which this process registered (0: never), so
-// a forked child uses full barriers until it has registered itself.
-std::atomic<uint64_t> g_registered{0};
 
 long membarrier(int cmd) { return syscall(SYS_membarrier, cmd, 0, 0); }
 
@@ -29,13 +28,9 @@ bool disabled() {
 
 void fence_register() {
   uint64_t gen = fork_generation();
-  if (g_registered.load(std::memory_order_acquire) == gen + 1 || disabled()) return;
+  if (g_fence_registered.load(std::memory_order_acquire) == gen + 1 || disabled()) return;
   if (membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0)
-    g_registered.store(gen + 1, std::memory_order_release);
-}
-
-bool fence_light_ok() {
-  return g_registered.load(std::memory_order_relaxed) == fork_generation() + 1;
+    g_fence_registered.store(gen + 1, std::memory_order_release);
 }
 
 bool fence_slow() {

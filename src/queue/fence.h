@@ -9,9 +9,11 @@
 // then needs only a compiler barrier.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "queue/layout.h"
+#include "queue/segment.h"
 
 namespace mproc {
 namespace queue {
@@ -20,8 +22,14 @@ namespace queue {
 // attach (registration does not survive fork); cheap after the first.
 void fence_register();
 
+// 1 + the fork generation in which this process registered (0: never), so
+// a forked child uses full barriers until it has registered itself.
+extern std::atomic<uint64_t> g_fence_registered;
+
 // Whether this process's fast sides may use the compiler-only fence.
-bool fence_light_ok();
+inline bool fence_light_ok() {
+  return g_fence_registered.load(std::memory_order_relaxed) == fork_generation_seen() + 1;
+}
 
 // Whether the fast side may order its earlier stores before a following
 // load of a waiter count with a compiler barrier alone, in the segment whose

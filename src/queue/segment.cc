@@ -24,12 +24,13 @@
 namespace mproc {
 namespace queue {
 
+std::atomic<uint64_t> g_fork_gen{0};
+
 namespace {
 
 constexpr size_t kNameMax = 200;
 constexpr char kShmDir[] = "/dev/shm";
 
-std::atomic<uint64_t> g_fork_gen{0};
 // Never destroyed: the atfork hooks may run while statics are torn down.
 std::mutex *g_registry_mu = nullptr;
 std::vector<Segment *> *g_registry = nullptr;
@@ -328,7 +329,7 @@ Segment::~Segment() {
 }
 
 int Segment::enter() {
-  uint64_t gen = fork_generation();
+  uint64_t gen = fork_generation_seen();
   if (__builtin_expect(attached_gen_.load(std::memory_order_acquire) != gen, 0)) {
     std::lock_guard<std::mutex> lock(attach_mu_);
     if (attached_gen_.load(std::memory_order_acquire) != gen) {
@@ -423,9 +424,10 @@ namespace {
 thread_local IntentKeeperExit t_keeper;
 }
 
-// The address of a thread-local object: unique among live threads, cheaper
-// than gettid() and right after fork (the child's keepers are reset).
-uintptr_t Segment::this_thread() { return reinterpret_cast<uintptr_t>(&t_keeper); }
+// pthread_self(): unique among live threads, one load from the thread
+// pointer (a thread_local's address costs a __tls_get_addr call in a
+// shared library), and right after fork (the child's keepers are reset).
+uintptr_t Segment::this_thread() { return static_cast<uintptr_t>(pthread_self()); }
 
 void Segment::release_kept_intents() {
   const uintptr_t me = this_thread();

@@ -25,6 +25,9 @@ namespace queue {
 
 // Bumped in every forked child; the first call installs the atfork hooks.
 uint64_t fork_generation();
+extern std::atomic<uint64_t> g_fork_gen;
+// The same, one load, where a Segment exists (making one installed them).
+inline uint64_t fork_generation_seen() { return g_fork_gen.load(std::memory_order_acquire); }
 
 // 1-200 characters of [A-Za-z0-9._-], not starting with '.'.
 bool valid_queue_name(const char *name);
