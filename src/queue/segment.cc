@@ -410,19 +410,22 @@ void Segment::detach() {
   slot_.store(-1, std::memory_order_release);
 }
 
-// Gives back the intent entries a thread kept, when it exits.
-struct IntentKeeperExit {
-  bool kept = false;
-  ~IntentKeeperExit() {
-    if (!kept || !g_registry_mu) return;
-    std::lock_guard<std::mutex> lock(*g_registry_mu);
-    for (Segment *s : *g_registry) s->release_kept_intents();
-  }
-};
+// A thread that keeps intent entries gives them back when it exits,
+// through a pthread key's destructor: registering a thread_local's
+// destructor allocates, and glibc aborts the process when that fails.
+void Segment::release_kept_at_thread_exit(void *) {
+  std::lock_guard<std::mutex> lock(*g_registry_mu);
+  for (Segment *s : *g_registry) s->release_kept_intents();
+}
 
 namespace {
-thread_local IntentKeeperExit t_keeper;
+// Whether the calling thread will give back what it keeps at its exit.
+bool thread_exit_hooked() {
+  static pthread_key_t key;
+  static const bool created = pthread_key_create(&key, Segment::release_kept_at_thread_exit) == 0;
+  return created && (pthread_getspecific(key) != nullptr || pthread_setspecific(key, &key) == 0);
 }
+}  // namespace
 
 // pthread_self(): unique among live threads, one load from the thread
 // pointer (a thread_local's address costs a __tls_get_addr call in a
@@ -445,10 +448,9 @@ int Segment::take_intent() {
     if (intent_keeper_[i].load(std::memory_order_relaxed) == me) return static_cast<int>(i);
   int i = take_free_intent();
   uint32_t kept = intents_kept_.load(std::memory_order_relaxed);
-  while (kept < kKeptIntents) {
+  while (kept < kKeptIntents && thread_exit_hooked()) {
     if (intents_kept_.compare_exchange_weak(kept, kept + 1, std::memory_order_relaxed)) {
       intent_keeper_[i].store(me, std::memory_order_relaxed);
-      t_keeper.kept = true;
       break;
     }
   }

@@ -113,6 +113,8 @@ class Segment {
       intents_used_.fetch_and(~(1u << i), std::memory_order_release);
   }
   Intent *intent(uint32_t slot, int i) const { return &slot_at(slot)->intents[i]; }
+  // A pthread key destructor: the exiting thread's kept entries, back.
+  static void release_kept_at_thread_exit(void *);
 
  private:
   Segment() = default;
@@ -136,14 +138,13 @@ class Segment {
   std::atomic<int> lock_users_{0};
   std::atomic<uint32_t> intents_used_{0};  // bit i: intent i of our slot is taken
   // The thread (this_thread()) that keeps intent i between claims, or 0;
-  // given back when that thread exits (IntentKeeperExit).
+  // given back when that thread exits (release_kept_at_thread_exit).
   std::atomic<uintptr_t> intent_keeper_[kIntents] = {};
   std::atomic<uint32_t> intents_kept_{0};
   static constexpr uint32_t kKeptIntents = kIntents - 4;
   static uintptr_t this_thread();
   int take_free_intent();
   void release_kept_intents();
-  friend struct IntentKeeperExit;
   RecoverFn recover_fn_ = nullptr;
   void *recover_ctx_ = nullptr;
 };
