@@ -33,6 +33,7 @@ struct MsgHeader {
                       // its registered name (spawn, forkserver: start/registry.h)
   uint64_t ctx;       // kTask: its ctx pointer
   uint64_t payload_len;
+  int64_t run_ns;     // kResults: how long the worker took over these items
 };
 constexpr uint32_t kFlagBig = 1;
 

@@ -28,6 +28,10 @@ namespace {
 constexpr int kMaxInitFailures = 3;
 // Polling interval when something cannot be waited for on an fd.
 constexpr int64_t kTickNs = 20 * 1000 * 1000;
+// A merged chunk carries at most this much work (by the workers' recent
+// time per item of its sink) and this many items.
+constexpr int64_t kMergeNs = 50 * 1000;
+constexpr uint32_t kMergeItems = 32;
 }  // namespace
 
 Pool::Pool(int workers)
@@ -527,7 +531,7 @@ bool Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
     if (valid && h.kind == static_cast<uint32_t>(MsgKind::kResult))
       valid = take_reply_locked(slot, h.chunk_id, h.index, h.status, std::move(payload), out);
     else if (valid && h.kind == static_cast<uint32_t>(MsgKind::kResults))
-      valid = take_batch_locked(slot, h.chunk_id, std::move(payload), h.index, out);
+      valid = take_batch_locked(slot, h.chunk_id, std::move(payload), h.index, h.run_ns, out);
     else
       valid = false;
     if (!valid) {
@@ -569,7 +573,7 @@ bool Pool::take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int3
 }
 
 bool Pool::take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned char> &&batch,
-                             uint32_t count, Deliveries &out) {
+                             uint32_t count, int64_t run_ns, Deliveries &out) {
   if (slot.assigned.empty() || slot.assigned.front()->id != chunk_id) return false;
   Chunk &c = *slot.assigned.front();
   if (count == 0 || count > c.count - c.done) return false;
@@ -586,6 +590,11 @@ bool Pool::take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned
                                 return index == next++ && valid_reply_status(status);
                               });
   if (!valid) return false;
+  // Slower items count at once, quicker ones gradually: merging stops as
+  // soon as a batch says the items are slow.
+  int64_t per_item = std::max<int64_t>(run_ns, 0) / count;
+  int64_t &est = c.sink->item_ns;
+  est = per_item > est ? per_item : (3 * est + per_item) / 4;
   tasks_succeeded_ += succeeded;
   tasks_failed_ += count - succeeded;
   out.push_back(Delivery{c.sink, {}});
@@ -657,7 +666,54 @@ bool Pool::can_take_locked(const Slot &s, const Chunk &next) const {
   return !s.channel->task_needs_memfd(next.payload.size());
 }
 
+uint32_t Pool::merge_items(const Sink &sink) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return merge_items_locked(sink);
+}
+
+uint32_t Pool::merge_items_locked(const Sink &sink) const {
+  // Not where a chunk is a unit the pool counts (maxtasksperchild), times
+  // (a task timeout) or hands to a transport, and not for items of unknown
+  // or long duration, so that a slow item never holds back others another
+  // worker could run (the estimate is the sink's own: a new iterator's
+  // first chunks go as they were cut).
+  if (max_tasks_ || task_timeout_ns_ || has_transport_ || sink.item_ns < 0) return 0;
+  return static_cast<uint32_t>(
+      std::min<int64_t>(kMergeItems, kMergeNs / std::max<int64_t>(sink.item_ns, 1)));
+}
+
+void Pool::merge_pending_front_locked() {
+  // Each worker gets at most its share of what is pending.
+  if (pending_.size() < 2) return;
+  const Chunk &f = *pending_.front();
+  uint32_t max_items = merge_items_locked(*f.sink);
+  if (max_items <= f.count || f.done != 0) return;
+  size_t share = (pending_.size() + slots_.size() - 1) / std::max<size_t>(slots_.size(), 1);
+  uint32_t items = f.count;
+  size_t bytes = f.payload.size(), n = 1;
+  for (; n < share && n < pending_.size(); n++) {
+    const Chunk &g = *pending_[n];
+    if (g.sink != f.sink || g.fn != f.fn || g.ctx != f.ctx || g.done != 0 ||
+        g.first_index != f.first_index + items || uint64_t{items} + g.count > max_items ||
+        bytes + g.payload.size() > kMergeBytes)
+      break;
+    items += g.count;
+    bytes += g.payload.size();
+  }
+  if (n < 2) return;
+  std::shared_ptr<Chunk> merged = std::move(pending_.front());
+  merged->payload.reserve(bytes);
+  for (size_t k = 1; k < n; k++) {
+    const std::vector<unsigned char> &p = pending_[k]->payload;
+    merged->payload.insert(merged->payload.end(), p.begin(), p.end());
+  }
+  merged->count = items;
+  pending_.erase(pending_.begin() + 1, pending_.begin() + static_cast<std::ptrdiff_t>(n));
+  pending_.front() = std::move(merged);
+}
+
 bool Pool::send_locked(Slot &s) {
+  merge_pending_front_locked();
   std::shared_ptr<Chunk> c = pending_.front();
   c->id = next_chunk_id_++;
   c->sent_in_memfd = s.channel->task_needs_memfd(c->payload.size());

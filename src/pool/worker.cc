@@ -124,6 +124,7 @@ int flush(WorkerSetup *s, uint64_t chunk_id) {
   h.kind = static_cast<uint32_t>(MsgKind::kResults);
   h.chunk_id = chunk_id;
   h.index = log.count();
+  h.run_ns = monotonic_ns() - batch_started_ns;
   int rc = s->channel->send(false, h, log.data(), log.used(), MPROC_FOREVER);
   if (rc != MPROC_OK) return rc;
   log.clear();  // a death before this leaves duplicates, which the manager skips

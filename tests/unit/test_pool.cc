@@ -535,6 +535,44 @@ TEST(PoolCrash, AChunkWhoseWorkerDiesDeliversFinishedItemsOnce) {
   }
 }
 
+// Quick chunksize-1 items go several to a message once their first
+// replies show they are quick: a worker that dies in such a message still
+// fails only the item it was running, and every other item runs once.
+TEST(PoolCrash, MergedQuickItemsStillFailOnlyTheCrashedOne) {
+  constexpr size_t kItems = 3000, kCrashAt = 2500;
+  void *shared = mmap(nullptr, kItems * sizeof(int), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(shared, MAP_FAILED);
+  int *runs = static_cast<int *>(shared);
+  mproc_pool *p = make_pool(2);
+  std::vector<CountedItem> in;
+  for (size_t k = 0; k < kItems; k++)
+    in.push_back(CountedItem{static_cast<int64_t>(k), 8, k == kCrashAt});
+  std::vector<mproc_bytes> items;
+  for (const CountedItem &c : in) items.push_back(mproc_bytes{&c, sizeof c});
+  mproc_iter *it = nullptr;
+  ASSERT_EQ(mproc_pool_imap_unordered(p, count_runs, items.data(), items.size(), 1, runs, &it),
+            MPROC_OK);
+  std::vector<int> seen(kItems);
+  for (;;) {
+    size_t idx = 0;
+    const void *data = nullptr;
+    size_t len = 0;
+    int rc = mproc_iter_next(it, &idx, &data, &len, 60.0);
+    if (rc == MPROC_DONE) break;
+    ASSERT_LT(idx, kItems);
+    seen[idx]++;
+    EXPECT_EQ(rc, idx == kCrashAt ? MPROC_E_WORKER_DIED : MPROC_OK) << idx;
+  }
+  mproc_iter_free(it);
+  close_join_free(p);
+  for (size_t k = 0; k < kItems; k++) {
+    EXPECT_EQ(seen[k], 1) << k;
+    EXPECT_EQ(runs[k], 1) << k;
+  }
+  munmap(shared, kItems * sizeof(int));
+}
+
 TEST(PoolCrash, TaskTimeoutKillsOnlyThatTask) {
   mproc_pool *p = make_pool(2);
   ASSERT_EQ(mproc_pool_set_task_timeout(p, 0.3), MPROC_OK);
