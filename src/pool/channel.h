@@ -60,6 +60,12 @@ class Channel {
   // calls wake_worker() once (one futex wake, not one per task).
   int send(bool from_manager, MsgHeader h, const void *payload, size_t len, double timeout);
   void wake_worker();
+  // Worker side: fn(ctx) runs before a send waits for room in the outbox,
+  // so that a reader it has not told of the messages there yet hears now.
+  void on_outbox_full(void (*fn)(void *), void *ctx) {
+    outbox_full_ = fn;
+    outbox_full_ctx_ = ctx;
+  }
   // Receives the next message for this end. MPROC_E_EMPTY with timeout 0
   // when nothing is there, MPROC_E_CLOSED once the inbox is shut down.
   int receive(bool at_manager, double timeout, MsgHeader *h, std::vector<unsigned char> *payload);
@@ -88,6 +94,8 @@ class Channel {
   int manager_sock_ = -1;
   int worker_sock_ = -1;
   bool inbox_shut_ = false;
+  void (*outbox_full_)(void *) = nullptr;
+  void *outbox_full_ctx_ = nullptr;
   ReplyLog log_;
   // Reused message buffers: each end of a channel is used by one thread.
   std::vector<unsigned char> send_buf_;

@@ -59,6 +59,10 @@ void pay_owed_notify(WorkerSetup *s) {
   notify(s);
 }
 
+// A worker waiting for room in its outbox pays first: nobody else might
+// ever read the replies it put off telling of.
+void pay_before_waiting(void *s) { pay_owed_notify(static_cast<WorkerSetup *>(s)); }
+
 // The next task: at once if one is queued, else after paying an owed
 // notify (also when the worker is about to leave: closed or broken inbox).
 int next_task(WorkerSetup *s, MsgHeader *task, std::vector<unsigned char> *payload) {
@@ -192,6 +196,7 @@ int worker_main(const void *, size_t, void *ctx) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   signal(SIGINT, SIG_IGN);
   s->channel->become_worker_end();
+  s->channel->on_outbox_full(pay_before_waiting, s);
 
   MsgHeader hello{};
   if (s->init) {

@@ -213,6 +213,33 @@ TEST(PoolApply, ChunksOfLargeItemsAreSplitByBytes) {
   close_join_free(p);
 }
 
+// Answers every item with 100 KiB.
+int reply_100k(const void *, size_t, mproc_reply *r, void *) {
+  static const std::vector<unsigned char> reply(100 * 1024, 0x5a);
+  return mproc_reply_set(r, reply.data(), reply.size());
+}
+
+TEST(PoolApply, AWorkerWithAFullOutboxTellsItsReader) {
+  // A worker with more tasks queued puts off telling anybody of its
+  // replies; big replies fill its outbox first. Waiting for room, it must
+  // tell then, or a caller asleep for them waits out its whole timeout.
+  mproc_pool *p = make_pool(1);
+  std::vector<int64_t> in(512);
+  std::vector<mproc_bytes> items = as_items(in);
+  double t0 = now_s();
+  mproc_iter *it = nullptr;
+  ASSERT_EQ(mproc_pool_imap(p, reply_100k, items.data(), items.size(), 64, nullptr, &it),
+            MPROC_OK);
+  for (size_t k = 0; k < in.size(); k++) {
+    size_t len = 0;
+    ASSERT_EQ(mproc_iter_next(it, nullptr, nullptr, &len, 10.0), MPROC_OK) << k;
+    ASSERT_EQ(len, 100u * 1024);
+    ASSERT_LT(now_s() - t0, 8.0) << k;
+  }
+  mproc_iter_free(it);
+  close_join_free(p);
+}
+
 // --- map, imap, imap_unordered -------------------------------------------------
 
 TEST(PoolMap, MapOverARangeWithEveryChunksize) {
