@@ -25,7 +25,7 @@ enum class MsgKind : uint32_t {
 // the same machine, so native layout is fine).
 struct MsgHeader {
   uint32_t kind;
-  uint32_t flags;     // kFlagBig: the payload travels in a memfd
+  uint32_t flags;     // kFlagBig: the payload travels in a memfd; kFlagQuiet
   uint64_t chunk_id;
   uint32_t index;     // kResult: item index in the chunk; kTask, kResults: item count
   int32_t status;     // kResult: MPROC_OK or an MPROC_E_* code
@@ -36,6 +36,9 @@ struct MsgHeader {
   int64_t run_ns;     // kResults: how long the worker took over these items
 };
 constexpr uint32_t kFlagBig = 1;
+// kTask: its replies are pulled by their consumer (Sink::reads_own_replies)
+// and need not wake the manager at once (see worker.cc).
+constexpr uint32_t kFlagQuiet = 2;
 
 class Channel {
  public:

@@ -721,6 +721,10 @@ bool Pool::send_locked(Slot &s) {
   h.kind = static_cast<uint32_t>(MsgKind::kTask);
   h.chunk_id = c->id;
   h.index = c->count;
+  // Not when the manager must see every reply (a task timeout restarts the
+  // next item's clock) or somebody polls the event fd.
+  if (c->sink->reads_own_replies && !task_timeout_ns_ && !event_fd_wanted_)
+    h.flags |= kFlagQuiet;
   if (method_ == MPROC_START_FORK) {
     h.fn = reinterpret_cast<uintptr_t>(c->fn);
     h.ctx = reinterpret_cast<uintptr_t>(c->ctx);

@@ -7,7 +7,11 @@
 namespace mproc {
 
 ResultState::ResultState(const std::shared_ptr<Pool> &pool, mproc_result_cb cb, void *userdata)
-    : pool_(pool), cb_(cb), userdata_(userdata), callbacks_(pool->callbacks()) {}
+    : Sink(/*reads_own=*/false),
+      pool_(pool),
+      cb_(cb),
+      userdata_(userdata),
+      callbacks_(pool->callbacks()) {}
 
 void ResultState::deliver(OutcomeRun &&run) {
   {
@@ -59,7 +63,8 @@ size_t in_flight_window(int workers, size_t chunksize) {
 
 IterState::IterState(std::shared_ptr<Pool> pool, mproc_task_fn fn, void *ctx,
                      const mproc_bytes *items, size_t n, size_t chunksize, bool ordered)
-    : pool_(std::move(pool)),
+    : Sink(/*reads_own=*/true),
+      pool_(std::move(pool)),
       fn_(fn),
       ctx_(ctx),
       items_(items),

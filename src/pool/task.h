@@ -87,6 +87,14 @@ class Sink {
   // yet), which decides whether its chunks may be merged; the pool's, under
   // its lock.
   int64_t item_ns = -1;
+  // Whoever waits for its outcomes reads the workers' replies itself
+  // (Pool::wait_for), so they need not wake the manager at once: true for
+  // an iterator; a result's readiness and callback are the manager's to
+  // deliver (mproc_result_ready() only looks).
+  const bool reads_own_replies;
+
+ protected:
+  explicit Sink(bool reads_own) : reads_own_replies(reads_own) {}
 };
 
 // Input bytes a merged chunk (see Pool::merge_items) carries at most, so
