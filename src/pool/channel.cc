@@ -214,7 +214,8 @@ int Channel::steal_task(uint64_t *chunk_id) {
   return MPROC_OK;
 }
 
-bool Channel::replies_waiting() const { return mproc_queue_qsize(outbox_) > 0; }
+// empty() stops at the first message; qsize() would count them all.
+bool Channel::replies_waiting() const { return mproc_queue_empty(outbox_) == 0; }
 
 bool Channel::tasks_waiting() const { return mproc_queue_empty(inbox_) == 0; }
 
