@@ -196,11 +196,10 @@ void Pool::wake_manager() {
 }
 
 int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
-  std::vector<std::shared_ptr<Chunk>> one{std::move(chunk)};
-  return submit(one, from_iterator);
+  return submit(&chunk, 1, from_iterator);
 }
 
-int Pool::submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator) {
+int Pool::submit(std::shared_ptr<Chunk> *chunks, size_t n, bool from_iterator) {
   Deliveries out;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -212,20 +211,19 @@ int Pool::submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator
     if (!manager_running_ && state_ != State::kTerminated && !broken_)
       if (int rc = start_and_wait(lock)) return rc;
     uint64_t items = 0;
-    for (auto &c : chunks) items += c->count;
+    for (size_t k = 0; k < n; k++) items += chunks[k]->count;
     tasks_submitted_ += items;
     if (state_ == State::kTerminated || broken_) {
-      for (auto &c : chunks)
-        fail_chunk_locked(*c, broken_ ? MPROC_E_INIT_FAILED : MPROC_E_CANCELLED, out);
+      for (size_t k = 0; k < n; k++)
+        fail_chunk_locked(*chunks[k], broken_ ? MPROC_E_INIT_FAILED : MPROC_E_CANCELLED, out);
     } else {
-      for (auto &c : chunks) pending_.push_back(std::move(c));
+      for (size_t k = 0; k < n; k++) pending_.push_back(std::move(chunks[k]));
       // Hand them to workers from this thread when they can take them: the
       // manager need not wake. It still must for what only it does.
       if (!slots_.empty()) dispatch_locked();
       if (manager_needed_locked()) wake_manager();
     }
   }
-  chunks.clear();
   deliver(out);
   return MPROC_OK;
 }

@@ -73,9 +73,9 @@ class Pool {
   // Queues a chunk. Callers' submissions (from_iterator false) need a
   // running pool; an iterator's lazy input is accepted until terminate.
   int submit(std::shared_ptr<Chunk> chunk, bool from_iterator);
-  // The same for several chunks at once (all taken, or none on an error);
-  // empties `chunks`.
-  int submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator);
+  // The same for several chunks at once: all taken (moved from), or none on
+  // an error.
+  int submit(std::shared_ptr<Chunk> *chunks, size_t n, bool from_iterator);
   // Items one chunk of this sink's may carry when chunks are merged (quick
   // items travel together: one message, one reply batch and one wake-up
   // for several), or 0 when its chunks must go as the caller cut them.

@@ -136,7 +136,7 @@ int IterState::refill(bool all) {
     group_bytes += chunk->payload.size();
     group.push_back(std::move(chunk));
     if (j < to && group_bytes < kSubmitGroupBytes) continue;
-    int rc = pool_->submit(group, /*from_iterator=*/true);
+    int rc = pool_->submit(group.data(), group.size(), /*from_iterator=*/true);
     if (rc != MPROC_OK) {
       // Claimed items must still produce an outcome, or next() would wait forever.
       OutcomeRun failed;
@@ -147,6 +147,7 @@ int IterState::refill(bool all) {
       if (to == n_) pool_->iterator_input_done();
       return rc;
     }
+    group.clear();
     group_bytes = 0;
     group_from = j;
   }
