@@ -124,10 +124,17 @@ MPROC_API int mproc_reply_set(mproc_reply *r, const void *data, size_t len) {
     r->too_big = true;
     return MPROC_E_TOOBIG;
   }
+  r->too_big = false;
+  if (len <= r->room) {
+    if (len) memmove(r->place, data, len);
+    r->placed = len;
+    r->in_place = true;
+    return MPROC_OK;
+  }
   return guarded([&] {
     const auto *bytes = static_cast<const unsigned char *>(data);
     r->data.assign(bytes, bytes + len);
-    r->too_big = false;
+    r->in_place = false;
     return MPROC_OK;
   });
 }

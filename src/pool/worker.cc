@@ -131,12 +131,14 @@ int run_item(mproc_task_fn fn, const MsgHeader &task, const mproc_bytes &item, m
     // A C++ exception from a task fails the task, not the worker.
     static const char what[] = "uncaught C++ exception in the task";
     reply->data.assign(what, what + sizeof what - 1);
+    reply->in_place = false;
     reply->too_big = false;
     status = MPROC_E_TASK_FAILED;
   }
   if (reply->too_big) {
     status = MPROC_E_TOOBIG;
     reply->data.clear();
+    reply->in_place = false;
   }
   return status;
 }
@@ -190,8 +192,15 @@ int run_chunk(WorkerSetup *s, const MsgHeader &task, const std::vector<mproc_byt
   for (uint32_t i = 0; i < items.size(); i++) {
     reply.data.clear();
     reply.too_big = false;
+    reply.in_place = false;
+    // Batched replies may be written in place (alone, each is a message).
+    if (s->batch_replies) reply.place = log.next_reply(&reply.room);
     int status = run_item(fn, task, items[i], &reply);
-    int rc = report(s, task, i, status, reply.data);
+    int rc = MPROC_OK;
+    if (reply.in_place)
+      log.commit(i, status, reply.placed);
+    else
+      rc = report(s, task, i, status, reply.data);
     if (rc != MPROC_OK) return rc;
     uint32_t n = log.count();
     if (n == 0 || (n & (n - 1) && n % 64)) continue;

@@ -12,10 +12,17 @@
 #include "pool/task.h"
 #include "start/request.h"
 
-// The reply a task fills in with mproc_reply_set().
+// The reply a task fills in with mproc_reply_set(): in `data`, or, when it
+// fits there, straight in the worker's reply log past its last entry
+// (`place`, `room` bytes at most; the entry is counted after the task
+// returns), which spares a copy per item.
 struct mproc_reply {
   std::vector<unsigned char> data;
   bool too_big = false;
+  unsigned char *place = nullptr;
+  size_t room = 0;
+  bool in_place = false;  // the reply is the `placed` bytes at `place`
+  size_t placed = 0;
 };
 
 namespace mproc {
