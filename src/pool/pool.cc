@@ -760,6 +760,7 @@ void Pool::dispatch_locked() {
     }
   }
   if (pending_.empty()) steal_for_idle_locked();
+  signals_->work_pending.store(pending_.empty() ? 0 : 1, std::memory_order_relaxed);
   // One wake per worker for the whole burst (sends do not wake).
   for (auto &sp : slots_) {
     if (!sp->wake_owed) continue;

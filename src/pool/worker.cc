@@ -87,7 +87,8 @@ void pay_before_waiting(void *s) { pay_owed_notify(static_cast<WorkerSetup *>(s)
 int next_task(WorkerSetup *s, MsgHeader *task, std::vector<unsigned char> *payload) {
   if (notify_owed) {
     int rc = s->channel->receive(false, 0.0, task, payload);
-    if (rc == MPROC_E_EMPTY && !owed_loud)
+    if (rc == MPROC_E_EMPTY && !owed_loud &&
+        s->signals->work_pending.load(std::memory_order_relaxed) == 0)
       rc = s->channel->receive(false, kQuietGraceSeconds, task, payload);
     if (rc == MPROC_OK) return rc;
     pay_owed_notify(s);

@@ -60,6 +60,10 @@ struct PoolSignals {
   // bumps it, so a wake-up reaches every caller that sleeps then: one read
   // by another caller (as an eventfd's was) cannot use it up.
   std::atomic<uint32_t> waiter_gen{0};
+  // Chunks wait in the pool for a worker with room (as of the last
+  // dispatch): a worker out of tasks then tells the manager at once, even
+  // of quiet replies, so that it reads them and hands out more.
+  std::atomic<uint32_t> work_pending{0};
 };
 // Wakes every caller thread asleep in Pool::wait_for.
 void wake_waiting_callers(PoolSignals *signals);
