@@ -1,4 +1,7 @@
 // extern "C" layer for mproc_pool_*, mproc_result_* and mproc_iter_*.
+#include <pthread.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -16,13 +19,30 @@
 // locks may have been copied while held, so nothing there may touch them.
 struct mproc_result {
   std::shared_ptr<mproc::ResultState> state;
-  pid_t owner = getpid();
+  pid_t owner = mproc::this_process();
 };
 struct mproc_iter {
   std::shared_ptr<mproc::IterState> state;
   const mproc::ItemOutcome *last = nullptr;  // what the last next() returned
-  pid_t owner = getpid();
+  pid_t owner = mproc::this_process();
 };
+
+namespace mproc {
+namespace {
+std::atomic<pid_t> g_pid{0};
+void refresh_pid() { g_pid.store(getpid(), std::memory_order_relaxed); }
+}  // namespace
+
+pid_t this_process() {
+  pid_t pid = g_pid.load(std::memory_order_relaxed);
+  if (pid != 0) return pid;
+  // Hooked before the first handle exists, so every fork after it refreshes.
+  static const bool hooked = pthread_atfork(nullptr, nullptr, refresh_pid) == 0;
+  if (!hooked) return getpid();  // nothing would refresh a cached one
+  refresh_pid();
+  return g_pid.load(std::memory_order_relaxed);
+}
+}  // namespace mproc
 
 using mproc::Deadline;
 using mproc::guarded;
@@ -33,7 +53,7 @@ namespace {
 template <typename Handle>
 int usable(const Handle *h) {
   if (!h) return MPROC_E_INVAL;
-  return h->owner == getpid() ? MPROC_OK : MPROC_E_STATE;
+  return h->owner == mproc::this_process() ? MPROC_OK : MPROC_E_STATE;
 }
 
 int submit_one(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len, void *ctx,
@@ -51,7 +71,7 @@ int submit_one(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len,
     chunk->count = 1;
     mproc_bytes item{arg, arg_len};
     chunk->payload = mproc::pack_items(&item, 1);
-    // p->owner is this process (usable() said so): spare a getpid() per task.
+    // p->owner is this process (usable() said so).
     mproc_result *handle = out ? new mproc_result{state, p->owner} : nullptr;
     int rc = p->pool->submit(chunk, /*from_iterator=*/false);
     if (rc != MPROC_OK) {
@@ -104,10 +124,17 @@ MPROC_API int mproc_reply_set(mproc_reply *r, const void *data, size_t len) {
     r->too_big = true;
     return MPROC_E_TOOBIG;
   }
+  r->too_big = false;
+  if (len <= r->room) {
+    if (len) memmove(r->place, data, len);
+    r->placed = len;
+    r->in_place = true;
+    return MPROC_OK;
+  }
   return guarded([&] {
     const auto *bytes = static_cast<const unsigned char *>(data);
     r->data.assign(bytes, bytes + len);
-    r->too_big = false;
+    r->in_place = false;
     return MPROC_OK;
   });
 }

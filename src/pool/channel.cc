@@ -157,6 +157,9 @@ int Channel::send(bool from_manager, MsgHeader h, const void *payload, size_t le
 
 int Channel::put(bool from_manager, const void *data, size_t len, double timeout) {
   if (from_manager) return queue_handle_put_quiet(inbox_, data, len, timeout);
+  int rc = mproc_queue_put(outbox_, data, len, 0.0);
+  if (rc != MPROC_E_FULL || timeout == 0.0) return rc;
+  if (outbox_full_) outbox_full_(outbox_full_ctx_);
   return mproc_queue_put(outbox_, data, len, timeout);
 }
 
@@ -211,7 +214,8 @@ int Channel::steal_task(uint64_t *chunk_id) {
   return MPROC_OK;
 }
 
-bool Channel::replies_waiting() const { return mproc_queue_qsize(outbox_) > 0; }
+// empty() stops at the first message; qsize() would count them all.
+bool Channel::replies_waiting() const { return mproc_queue_empty(outbox_) == 0; }
 
 bool Channel::tasks_waiting() const { return mproc_queue_empty(inbox_) == 0; }
 

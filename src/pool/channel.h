@@ -25,7 +25,7 @@ enum class MsgKind : uint32_t {
 // the same machine, so native layout is fine).
 struct MsgHeader {
   uint32_t kind;
-  uint32_t flags;     // kFlagBig: the payload travels in a memfd
+  uint32_t flags;     // kFlagBig: the payload travels in a memfd; kFlagQuiet
   uint64_t chunk_id;
   uint32_t index;     // kResult: item index in the chunk; kTask, kResults: item count
   int32_t status;     // kResult: MPROC_OK or an MPROC_E_* code
@@ -33,8 +33,12 @@ struct MsgHeader {
                       // its registered name (spawn, forkserver: start/registry.h)
   uint64_t ctx;       // kTask: its ctx pointer
   uint64_t payload_len;
+  int64_t run_ns;     // kResults: how long the worker took over these items
 };
 constexpr uint32_t kFlagBig = 1;
+// kTask: its replies are pulled by their consumer (Sink::reads_own_replies)
+// and need not wake the manager at once (see worker.cc).
+constexpr uint32_t kFlagQuiet = 2;
 
 class Channel {
  public:
@@ -59,6 +63,12 @@ class Channel {
   // calls wake_worker() once (one futex wake, not one per task).
   int send(bool from_manager, MsgHeader h, const void *payload, size_t len, double timeout);
   void wake_worker();
+  // Worker side: fn(ctx) runs before a send waits for room in the outbox,
+  // so that a reader it has not told of the messages there yet hears now.
+  void on_outbox_full(void (*fn)(void *), void *ctx) {
+    outbox_full_ = fn;
+    outbox_full_ctx_ = ctx;
+  }
   // Receives the next message for this end. MPROC_E_EMPTY with timeout 0
   // when nothing is there, MPROC_E_CLOSED once the inbox is shut down.
   int receive(bool at_manager, double timeout, MsgHeader *h, std::vector<unsigned char> *payload);
@@ -87,6 +97,8 @@ class Channel {
   int manager_sock_ = -1;
   int worker_sock_ = -1;
   bool inbox_shut_ = false;
+  void (*outbox_full_)(void *) = nullptr;
+  void *outbox_full_ctx_ = nullptr;
   ReplyLog log_;
   // Reused message buffers: each end of a channel is used by one thread.
   std::vector<unsigned char> send_buf_;

@@ -28,6 +28,10 @@ namespace {
 constexpr int kMaxInitFailures = 3;
 // Polling interval when something cannot be waited for on an fd.
 constexpr int64_t kTickNs = 20 * 1000 * 1000;
+// A merged chunk carries at most this much work (by the workers' recent
+// time per item of its sink) and this many items.
+constexpr int64_t kMergeNs = 50 * 1000;
+constexpr uint32_t kMergeItems = 32;
 }  // namespace
 
 Pool::Pool(int workers)
@@ -192,11 +196,10 @@ void Pool::wake_manager() {
 }
 
 int Pool::submit(std::shared_ptr<Chunk> chunk, bool from_iterator) {
-  std::vector<std::shared_ptr<Chunk>> one{std::move(chunk)};
-  return submit(one, from_iterator);
+  return submit(&chunk, 1, from_iterator);
 }
 
-int Pool::submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator) {
+int Pool::submit(std::shared_ptr<Chunk> *chunks, size_t n, bool from_iterator) {
   Deliveries out;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -208,20 +211,19 @@ int Pool::submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator
     if (!manager_running_ && state_ != State::kTerminated && !broken_)
       if (int rc = start_and_wait(lock)) return rc;
     uint64_t items = 0;
-    for (auto &c : chunks) items += c->count;
+    for (size_t k = 0; k < n; k++) items += chunks[k]->count;
     tasks_submitted_ += items;
     if (state_ == State::kTerminated || broken_) {
-      for (auto &c : chunks)
-        fail_chunk_locked(*c, broken_ ? MPROC_E_INIT_FAILED : MPROC_E_CANCELLED, out);
+      for (size_t k = 0; k < n; k++)
+        fail_chunk_locked(*chunks[k], broken_ ? MPROC_E_INIT_FAILED : MPROC_E_CANCELLED, out);
     } else {
-      for (auto &c : chunks) pending_.push_back(std::move(c));
+      for (size_t k = 0; k < n; k++) pending_.push_back(std::move(chunks[k]));
       // Hand them to workers from this thread when they can take them: the
       // manager need not wake. It still must for what only it does.
       if (!slots_.empty()) dispatch_locked();
       if (manager_needed_locked()) wake_manager();
     }
   }
-  chunks.clear();
   deliver(out);
   return MPROC_OK;
 }
@@ -508,6 +510,8 @@ void Pool::fill_workers_locked() {
 
 bool Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
   for (bool read = false;; read = true) {
+    // Looking costs far less than a get that finds nothing.
+    if (!slot.channel->replies_waiting()) return read;
     MsgHeader h;
     std::vector<unsigned char> payload;
     int rc = slot.channel->receive(true, 0.0, &h, &payload);
@@ -527,7 +531,7 @@ bool Pool::read_outbox_locked(Slot &slot, Deliveries &out) {
     if (valid && h.kind == static_cast<uint32_t>(MsgKind::kResult))
       valid = take_reply_locked(slot, h.chunk_id, h.index, h.status, std::move(payload), out);
     else if (valid && h.kind == static_cast<uint32_t>(MsgKind::kResults))
-      valid = take_batch_locked(slot, h.chunk_id, std::move(payload), h.index, out);
+      valid = take_batch_locked(slot, h.chunk_id, std::move(payload), h.index, h.run_ns, out);
     else
       valid = false;
     if (!valid) {
@@ -569,7 +573,7 @@ bool Pool::take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int3
 }
 
 bool Pool::take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned char> &&batch,
-                             uint32_t count, Deliveries &out) {
+                             uint32_t count, int64_t run_ns, Deliveries &out) {
   if (slot.assigned.empty() || slot.assigned.front()->id != chunk_id) return false;
   Chunk &c = *slot.assigned.front();
   if (count == 0 || count > c.count - c.done) return false;
@@ -586,6 +590,11 @@ bool Pool::take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned
                                 return index == next++ && valid_reply_status(status);
                               });
   if (!valid) return false;
+  // Slower items count at once, quicker ones gradually: merging stops as
+  // soon as a batch says the items are slow.
+  int64_t per_item = std::max<int64_t>(run_ns, 0) / count;
+  int64_t &est = c.sink->item_ns;
+  est = per_item > est ? per_item : (3 * est + per_item) / 4;
   tasks_succeeded_ += succeeded;
   tasks_failed_ += count - succeeded;
   out.push_back(Delivery{c.sink, {}});
@@ -657,7 +666,54 @@ bool Pool::can_take_locked(const Slot &s, const Chunk &next) const {
   return !s.channel->task_needs_memfd(next.payload.size());
 }
 
+uint32_t Pool::merge_items(const Sink &sink) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return merge_items_locked(sink);
+}
+
+uint32_t Pool::merge_items_locked(const Sink &sink) const {
+  // Not where a chunk is a unit the pool counts (maxtasksperchild), times
+  // (a task timeout) or hands to a transport, and not for items of unknown
+  // or long duration, so that a slow item never holds back others another
+  // worker could run (the estimate is the sink's own: a new iterator's
+  // first chunks go as they were cut).
+  if (max_tasks_ || task_timeout_ns_ || has_transport_ || sink.item_ns < 0) return 0;
+  return static_cast<uint32_t>(
+      std::min<int64_t>(kMergeItems, kMergeNs / std::max<int64_t>(sink.item_ns, 1)));
+}
+
+void Pool::merge_pending_front_locked() {
+  // Each worker gets at most its share of what is pending.
+  if (pending_.size() < 2) return;
+  const Chunk &f = *pending_.front();
+  uint32_t max_items = merge_items_locked(*f.sink);
+  if (max_items <= f.count || f.done != 0) return;
+  size_t share = (pending_.size() + slots_.size() - 1) / std::max<size_t>(slots_.size(), 1);
+  uint32_t items = f.count;
+  size_t bytes = f.payload.size(), n = 1;
+  for (; n < share && n < pending_.size(); n++) {
+    const Chunk &g = *pending_[n];
+    if (g.sink != f.sink || g.fn != f.fn || g.ctx != f.ctx || g.done != 0 ||
+        g.first_index != f.first_index + items || uint64_t{items} + g.count > max_items ||
+        bytes + g.payload.size() > kMergeBytes)
+      break;
+    items += g.count;
+    bytes += g.payload.size();
+  }
+  if (n < 2) return;
+  std::shared_ptr<Chunk> merged = std::move(pending_.front());
+  merged->payload.reserve(bytes);
+  for (size_t k = 1; k < n; k++) {
+    const std::vector<unsigned char> &p = pending_[k]->payload;
+    merged->payload.insert(merged->payload.end(), p.begin(), p.end());
+  }
+  merged->count = items;
+  pending_.erase(pending_.begin() + 1, pending_.begin() + static_cast<std::ptrdiff_t>(n));
+  pending_.front() = std::move(merged);
+}
+
 bool Pool::send_locked(Slot &s) {
+  merge_pending_front_locked();
   std::shared_ptr<Chunk> c = pending_.front();
   c->id = next_chunk_id_++;
   c->sent_in_memfd = s.channel->task_needs_memfd(c->payload.size());
@@ -665,6 +721,10 @@ bool Pool::send_locked(Slot &s) {
   h.kind = static_cast<uint32_t>(MsgKind::kTask);
   h.chunk_id = c->id;
   h.index = c->count;
+  // Not when the manager must see every reply (a task timeout restarts the
+  // next item's clock) or somebody polls the event fd.
+  if (c->sink->reads_own_replies && !task_timeout_ns_ && !event_fd_wanted_)
+    h.flags |= kFlagQuiet;
   if (method_ == MPROC_START_FORK) {
     h.fn = reinterpret_cast<uintptr_t>(c->fn);
     h.ctx = reinterpret_cast<uintptr_t>(c->ctx);
@@ -700,6 +760,7 @@ void Pool::dispatch_locked() {
     }
   }
   if (pending_.empty()) steal_for_idle_locked();
+  signals_->work_pending.store(pending_.empty() ? 0 : 1, std::memory_order_relaxed);
   // One wake per worker for the whole burst (sends do not wake).
   for (auto &sp : slots_) {
     if (!sp->wake_owed) continue;

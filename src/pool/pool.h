@@ -73,9 +73,13 @@ class Pool {
   // Queues a chunk. Callers' submissions (from_iterator false) need a
   // running pool; an iterator's lazy input is accepted until terminate.
   int submit(std::shared_ptr<Chunk> chunk, bool from_iterator);
-  // The same for several chunks at once (all taken, or none on an error);
-  // empties `chunks`.
-  int submit(std::vector<std::shared_ptr<Chunk>> &chunks, bool from_iterator);
+  // The same for several chunks at once: all taken (moved from), or none on
+  // an error.
+  int submit(std::shared_ptr<Chunk> *chunks, size_t n, bool from_iterator);
+  // Items one chunk of this sink's may carry when chunks are merged (quick
+  // items travel together: one message, one reply batch and one wake-up
+  // for several), or 0 when its chunks must go as the caller cut them.
+  uint32_t merge_items(const Sink &sink);
   // Blocks until done() holds (MPROC_OK) or the deadline passes
   // (MPROC_E_TIMEOUT). While it waits, this thread reads the workers'
   // replies itself, so a reply wakes it directly instead of waking the
@@ -156,12 +160,16 @@ class Pool {
   bool take_reply_locked(Slot &slot, uint64_t chunk_id, uint32_t index, int32_t status,
                          ReplyBytes &&reply, Deliveries &out, size_t expected = 1);
   bool take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned char> &&batch,
-                         uint32_t count, Deliveries &out);
+                         uint32_t count, int64_t run_ns, Deliveries &out);
   void take_log_locked(Slot &slot, Deliveries &out);
   void item_done_locked(Slot &slot, uint32_t items);
   void handle_exit_locked(size_t i, Deliveries &out);
   void dispatch_locked();
   bool can_take_locked(const Slot &s, const Chunk &next) const;
+  uint32_t merge_items_locked(const Sink &sink) const;
+  // Joins to pending_.front() the chunks queued behind it that continue it,
+  // as merge_items_locked() allows.
+  void merge_pending_front_locked();
   bool send_locked(Slot &s);
   void steal_for_idle_locked();
   bool should_sleep_locked();

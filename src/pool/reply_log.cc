@@ -39,17 +39,30 @@ void ReplyLog::begin(uint64_t chunk_id) {
 }
 
 bool ReplyLog::append(uint32_t index, int32_t status, const void *data, size_t len) {
+  size_t room;
+  unsigned char *p = next_reply(&room);
+  if (len > room) return false;
+  if (len) memcpy(p, data, len);
+  commit(index, status, len);
+  return true;
+}
+
+unsigned char *ReplyLog::next_reply(size_t *room) {
+  // Entries are padded to 8 bytes, so the room left is a multiple of 8.
   size_t used = head_->used.load(std::memory_order_relaxed);
-  size_t need = reply_entry_size(len);
-  if (len > capacity_ || need > capacity_ - used) return false;
+  size_t left = capacity_ - used;
+  *room = left > sizeof(ReplyEntry) ? left - sizeof(ReplyEntry) : 0;
+  return entries_ + used + sizeof(ReplyEntry);
+}
+
+void ReplyLog::commit(uint32_t index, int32_t status, size_t len) {
+  size_t used = head_->used.load(std::memory_order_relaxed);
   ReplyEntry e{index, status, len};
   memcpy(entries_ + used, &e, sizeof e);
-  if (len) memcpy(entries_ + used + sizeof e, data, len);
   // The entry is written before it is counted: a death in between loses
   // only this reply, whose item then counts as the one that was running.
-  head_->used.store(used + need, std::memory_order_release);
+  head_->used.store(used + reply_entry_size(len), std::memory_order_release);
   head_->count.store(head_->count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-  return true;
 }
 
 void ReplyLog::clear() {

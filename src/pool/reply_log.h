@@ -41,6 +41,11 @@ class ReplyLog {
   // alone); clear() follows a flush, once the batch is in the outbox.
   void begin(uint64_t chunk_id);
   bool append(uint32_t index, int32_t status, const void *data, size_t len);
+  // append() in two steps, so a reply can be written in place: the next
+  // entry's bytes go at the address returned (*room of them at most), then
+  // commit() counts the entry.
+  unsigned char *next_reply(size_t *room);
+  void commit(uint32_t index, int32_t status, size_t len);
   void clear();
   uint32_t count() const { return head_->count.load(std::memory_order_relaxed); }
   const unsigned char *data() const { return entries_; }

@@ -7,7 +7,11 @@
 namespace mproc {
 
 ResultState::ResultState(const std::shared_ptr<Pool> &pool, mproc_result_cb cb, void *userdata)
-    : pool_(pool), cb_(cb), userdata_(userdata), callbacks_(pool->callbacks()) {}
+    : Sink(/*reads_own=*/false),
+      pool_(pool),
+      cb_(cb),
+      userdata_(userdata),
+      callbacks_(pool->callbacks()) {}
 
 void ResultState::deliver(OutcomeRun &&run) {
   {
@@ -59,7 +63,8 @@ size_t in_flight_window(int workers, size_t chunksize) {
 
 IterState::IterState(std::shared_ptr<Pool> pool, mproc_task_fn fn, void *ctx,
                      const mproc_bytes *items, size_t n, size_t chunksize, bool ordered)
-    : pool_(std::move(pool)),
+    : Sink(/*reads_own=*/true),
+      pool_(std::move(pool)),
       fn_(fn),
       ctx_(ctx),
       items_(items),
@@ -96,6 +101,16 @@ int IterState::refill(bool all) {
     submitted_ = to;  // claimed: no other caller submits these
     if (to == n_) input_done_ = true;
   }
+  // Quick items are cut in chunks of several of the caller's, each worker
+  // getting at most its share of this step.
+  size_t per_chunk = chunksize_, merge_bytes = kMaxChunkBytes;
+  size_t merge = pool_->merge_items(*this);
+  if (merge > chunksize_) {
+    size_t share = (to - from + static_cast<size_t>(pool_->workers()) - 1) /
+                   static_cast<size_t>(pool_->workers());
+    per_chunk = std::max<size_t>(1, std::min(merge, share) / chunksize_) * chunksize_;
+    merge_bytes = kMergeBytes;
+  }
   // Chunks go to the pool in groups (one lock and one dispatch pass for
   // many small chunks), a group closing at kSubmitGroupBytes of input so
   // workers start on big chunks while the next ones are packed.
@@ -103,10 +118,14 @@ int IterState::refill(bool all) {
   size_t group_bytes = 0, group_from = from;
   for (size_t i = from, j; i < to; i = j) {
     // A chunk ends after chunksize items or kMaxChunkBytes of input,
-    // whichever comes first; an item larger than that travels alone.
+    // whichever comes first; an item larger than that travels alone. A
+    // merged one also ends between the caller's chunks at merge_bytes.
     size_t bytes = items_[i].len;
-    for (j = i + 1; j < to && j - i < chunksize_ && bytes + items_[j].len <= kMaxChunkBytes; j++)
-      bytes += items_[j].len;
+    for (j = i + 1; j < to && j - i < per_chunk; j++) {
+      size_t more = bytes + items_[j].len;
+      if (more > kMaxChunkBytes || ((j - i) % chunksize_ == 0 && more > merge_bytes)) break;
+      bytes = more;
+    }
     auto chunk = std::make_shared<Chunk>();
     chunk->fn = fn_;
     chunk->ctx = ctx_;
@@ -117,7 +136,7 @@ int IterState::refill(bool all) {
     group_bytes += chunk->payload.size();
     group.push_back(std::move(chunk));
     if (j < to && group_bytes < kSubmitGroupBytes) continue;
-    int rc = pool_->submit(group, /*from_iterator=*/true);
+    int rc = pool_->submit(group.data(), group.size(), /*from_iterator=*/true);
     if (rc != MPROC_OK) {
       // Claimed items must still produce an outcome, or next() would wait forever.
       OutcomeRun failed;
@@ -128,6 +147,7 @@ int IterState::refill(bool all) {
       if (to == n_) pool_->iterator_input_done();
       return rc;
     }
+    group.clear();
     group_bytes = 0;
     group_from = j;
   }

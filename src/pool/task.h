@@ -82,7 +82,24 @@ class Sink {
  public:
   virtual ~Sink() = default;
   virtual void deliver(OutcomeRun &&run) = 0;
+
+  // The workers' recent time per item of this sink's batches (-1: none
+  // yet), which decides whether its chunks may be merged; the pool's, under
+  // its lock.
+  int64_t item_ns = -1;
+  // Whoever waits for its outcomes reads the workers' replies itself
+  // (Pool::wait_for), so they need not wake the manager at once: true for
+  // an iterator; a result's readiness and callback are the manager's to
+  // deliver (mproc_result_ready() only looks).
+  const bool reads_own_replies;
+
+ protected:
+  explicit Sink(bool reads_own) : reads_own_replies(reads_own) {}
 };
+
+// Input bytes a merged chunk (see Pool::merge_items) carries at most, so
+// that it stays a small queue message.
+constexpr size_t kMergeBytes = 16 * 1024;
 
 // A run of consecutive items for one worker. `payload` is the serialized
 // items (for each: uint64 length, then the bytes), kept so the chunk can be

@@ -24,46 +24,72 @@ constexpr int64_t kFlushNs = 2 * 1000 * 1000;
 // When this worker's current batch began (its last flush, or its chunk's start).
 int64_t batch_started_ns = 0;
 
-void notify(const WorkerSetup *s) {
+// How long a worker out of tasks keeps quiet replies (kFlagQuiet) untold
+// to the manager: their consumer, busy with earlier ones, reads them or
+// sends more tasks well within it.
+constexpr double kQuietGraceSeconds = 200e-6;
+
+// Wakes the callers asleep for replies, or else, if `manager`, the
+// manager when it sleeps. False: nobody woken, as only the manager could
+// have been and `manager` was false.
+bool notify(const WorkerSetup *s, bool manager = true) {
   // Pairs with the sleepers' announce-then-recheck (and a waiter's
   // withdraw-then-recheck): the read-modify-writes on the word are ordered,
   // so either a sleeper sees our message, or we see it asleep and wake it.
   uint32_t v = s->signals->sleepers.fetch_add(0, std::memory_order_seq_cst);
   if (v >= kWaiterUnit) {
     wake_waiting_callers(s->signals);
+  } else if (!manager) {
+    return false;
   } else if (v & kManagerAsleep) {
     signal_eventfd(s->notify_fd);
   }
+  return true;
 }
 
 // A notify put off because more tasks are queued here: the results are in
 // the outbox already, and whoever waits for them hears once this worker's
 // inbox runs dry (or kFlushNs on), so a burst of small chunks costs the
-// caller one wake-up rather than one per chunk.
+// caller one wake-up rather than one per chunk. Quiet replies wake
+// waiting callers then, but the manager only once the worker has been out
+// of tasks for kQuietGraceSeconds with them still unread.
 bool notify_owed = false;
+bool owed_loud = false;  // some of the replies owed for are not quiet
 int64_t owed_since_ns = 0;
-
-void notify_unless_busy(WorkerSetup *s, int64_t now) {
-  if (!notify_owed) owed_since_ns = now;
-  if (now - owed_since_ns < kFlushNs && s->channel->tasks_waiting()) {
-    notify_owed = true;
-    return;
-  }
-  notify_owed = false;
-  notify(s);
-}
 
 void pay_owed_notify(WorkerSetup *s) {
   if (!notify_owed) return;
   notify_owed = false;
-  notify(s);
+  // Replies somebody read already need no telling: the reader delivers.
+  if (s->channel->replies_waiting()) notify(s);
 }
+
+void notify_unless_busy(WorkerSetup *s, int64_t now, bool quiet) {
+  if (!notify_owed) {
+    owed_since_ns = now;
+    owed_loud = false;
+  }
+  notify_owed = true;
+  owed_loud |= !quiet;
+  if (now - owed_since_ns < kFlushNs && s->channel->tasks_waiting()) return;
+  if (owed_loud)
+    pay_owed_notify(s);
+  else if (notify(s, /*manager=*/false))
+    notify_owed = false;
+}
+
+// A worker waiting for room in its outbox pays first: nobody else might
+// ever read the replies it put off telling of.
+void pay_before_waiting(void *s) { pay_owed_notify(static_cast<WorkerSetup *>(s)); }
 
 // The next task: at once if one is queued, else after paying an owed
 // notify (also when the worker is about to leave: closed or broken inbox).
 int next_task(WorkerSetup *s, MsgHeader *task, std::vector<unsigned char> *payload) {
   if (notify_owed) {
     int rc = s->channel->receive(false, 0.0, task, payload);
+    if (rc == MPROC_E_EMPTY && !owed_loud &&
+        s->signals->work_pending.load(std::memory_order_relaxed) == 0)
+      rc = s->channel->receive(false, kQuietGraceSeconds, task, payload);
     if (rc == MPROC_OK) return rc;
     pay_owed_notify(s);
     if (rc != MPROC_E_EMPTY) return rc;
@@ -106,29 +132,32 @@ int run_item(mproc_task_fn fn, const MsgHeader &task, const mproc_bytes &item, m
     // A C++ exception from a task fails the task, not the worker.
     static const char what[] = "uncaught C++ exception in the task";
     reply->data.assign(what, what + sizeof what - 1);
+    reply->in_place = false;
     reply->too_big = false;
     status = MPROC_E_TASK_FAILED;
   }
   if (reply->too_big) {
     status = MPROC_E_TOOBIG;
     reply->data.clear();
+    reply->in_place = false;
   }
   return status;
 }
 
 // Sends the replies the log holds as one message, then empties the log.
-int flush(WorkerSetup *s, uint64_t chunk_id) {
+int flush(WorkerSetup *s, const MsgHeader &task) {
   ReplyLog &log = s->channel->reply_log();
   if (log.count() == 0) return MPROC_OK;
   MsgHeader h{};
   h.kind = static_cast<uint32_t>(MsgKind::kResults);
-  h.chunk_id = chunk_id;
+  h.chunk_id = task.chunk_id;
   h.index = log.count();
+  h.run_ns = monotonic_ns() - batch_started_ns;
   int rc = s->channel->send(false, h, log.data(), log.used(), MPROC_FOREVER);
   if (rc != MPROC_OK) return rc;
   log.clear();  // a death before this leaves duplicates, which the manager skips
   batch_started_ns = monotonic_ns();
-  notify_unless_busy(s, batch_started_ns);
+  notify_unless_busy(s, batch_started_ns, (task.flags & kFlagQuiet) != 0);
   return MPROC_OK;
 }
 
@@ -139,7 +168,7 @@ int report(WorkerSetup *s, const MsgHeader &task, uint32_t index, int status,
   ReplyLog &log = s->channel->reply_log();
   if (s->batch_replies) {
     if (log.append(index, status, reply.data(), reply.size())) return MPROC_OK;
-    int rc = flush(s, task.chunk_id);  // replies leave in item order
+    int rc = flush(s, task);  // replies leave in item order
     if (rc != MPROC_OK) return rc;
     if (log.append(index, status, reply.data(), reply.size())) return MPROC_OK;
   }
@@ -164,15 +193,22 @@ int run_chunk(WorkerSetup *s, const MsgHeader &task, const std::vector<mproc_byt
   for (uint32_t i = 0; i < items.size(); i++) {
     reply.data.clear();
     reply.too_big = false;
+    reply.in_place = false;
+    // Batched replies may be written in place (alone, each is a message).
+    if (s->batch_replies) reply.place = log.next_reply(&reply.room);
     int status = run_item(fn, task, items[i], &reply);
-    int rc = report(s, task, i, status, reply.data);
+    int rc = MPROC_OK;
+    if (reply.in_place)
+      log.commit(i, status, reply.placed);
+    else
+      rc = report(s, task, i, status, reply.data);
     if (rc != MPROC_OK) return rc;
     uint32_t n = log.count();
     if (n == 0 || (n & (n - 1) && n % 64)) continue;
-    if (monotonic_ns() - batch_started_ns >= kFlushNs && (rc = flush(s, task.chunk_id)) != MPROC_OK)
+    if (monotonic_ns() - batch_started_ns >= kFlushNs && (rc = flush(s, task)) != MPROC_OK)
       return rc;
   }
-  return flush(s, task.chunk_id);
+  return flush(s, task);
 }
 
 }  // namespace
@@ -191,6 +227,7 @@ int worker_main(const void *, size_t, void *ctx) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   signal(SIGINT, SIG_IGN);
   s->channel->become_worker_end();
+  s->channel->on_outbox_full(pay_before_waiting, s);
 
   MsgHeader hello{};
   if (s->init) {

@@ -12,10 +12,17 @@
 #include "pool/task.h"
 #include "start/request.h"
 
-// The reply a task fills in with mproc_reply_set().
+// The reply a task fills in with mproc_reply_set(): in `data`, or, when it
+// fits there, straight in the worker's reply log past its last entry
+// (`place`, `room` bytes at most; the entry is counted after the task
+// returns), which spares a copy per item.
 struct mproc_reply {
   std::vector<unsigned char> data;
   bool too_big = false;
+  unsigned char *place = nullptr;
+  size_t room = 0;
+  bool in_place = false;  // the reply is the `placed` bytes at `place`
+  size_t placed = 0;
 };
 
 namespace mproc {
@@ -53,6 +60,10 @@ struct PoolSignals {
   // bumps it, so a wake-up reaches every caller that sleeps then: one read
   // by another caller (as an eventfd's was) cannot use it up.
   std::atomic<uint32_t> waiter_gen{0};
+  // Chunks wait in the pool for a worker with room (as of the last
+  // dispatch): a worker out of tasks then tells the manager at once, even
+  // of quiet replies, so that it reads them and hands out more.
+  std::atomic<uint32_t> work_pending{0};
 };
 // Wakes every caller thread asleep in Pool::wait_for.
 void wake_waiting_callers(PoolSignals *signals);

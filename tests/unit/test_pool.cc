@@ -213,6 +213,33 @@ TEST(PoolApply, ChunksOfLargeItemsAreSplitByBytes) {
   close_join_free(p);
 }
 
+// Answers every item with 100 KiB.
+int reply_100k(const void *, size_t, mproc_reply *r, void *) {
+  static const std::vector<unsigned char> reply(100 * 1024, 0x5a);
+  return mproc_reply_set(r, reply.data(), reply.size());
+}
+
+TEST(PoolApply, AWorkerWithAFullOutboxTellsItsReader) {
+  // A worker with more tasks queued puts off telling anybody of its
+  // replies; big replies fill its outbox first. Waiting for room, it must
+  // tell then, or a caller asleep for them waits out its whole timeout.
+  mproc_pool *p = make_pool(1);
+  std::vector<int64_t> in(512);
+  std::vector<mproc_bytes> items = as_items(in);
+  double t0 = now_s();
+  mproc_iter *it = nullptr;
+  ASSERT_EQ(mproc_pool_imap(p, reply_100k, items.data(), items.size(), 64, nullptr, &it),
+            MPROC_OK);
+  for (size_t k = 0; k < in.size(); k++) {
+    size_t len = 0;
+    ASSERT_EQ(mproc_iter_next(it, nullptr, nullptr, &len, 10.0), MPROC_OK) << k;
+    ASSERT_EQ(len, 100u * 1024);
+    ASSERT_LT(now_s() - t0, 8.0) << k;
+  }
+  mproc_iter_free(it);
+  close_join_free(p);
+}
+
 // --- map, imap, imap_unordered -------------------------------------------------
 
 TEST(PoolMap, MapOverARangeWithEveryChunksize) {
@@ -533,6 +560,44 @@ TEST(PoolCrash, AChunkWhoseWorkerDiesDeliversFinishedItemsOnce) {
     for (size_t k = 0; k < kItems; k++) EXPECT_EQ(runs[k], 1) << reply_len << " item " << k;
     munmap(shared, kItems * sizeof(int));
   }
+}
+
+// Quick chunksize-1 items go several to a message once their first
+// replies show they are quick: a worker that dies in such a message still
+// fails only the item it was running, and every other item runs once.
+TEST(PoolCrash, MergedQuickItemsStillFailOnlyTheCrashedOne) {
+  constexpr size_t kItems = 3000, kCrashAt = 2500;
+  void *shared = mmap(nullptr, kItems * sizeof(int), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(shared, MAP_FAILED);
+  int *runs = static_cast<int *>(shared);
+  mproc_pool *p = make_pool(2);
+  std::vector<CountedItem> in;
+  for (size_t k = 0; k < kItems; k++)
+    in.push_back(CountedItem{static_cast<int64_t>(k), 8, k == kCrashAt});
+  std::vector<mproc_bytes> items;
+  for (const CountedItem &c : in) items.push_back(mproc_bytes{&c, sizeof c});
+  mproc_iter *it = nullptr;
+  ASSERT_EQ(mproc_pool_imap_unordered(p, count_runs, items.data(), items.size(), 1, runs, &it),
+            MPROC_OK);
+  std::vector<int> seen(kItems);
+  for (;;) {
+    size_t idx = 0;
+    const void *data = nullptr;
+    size_t len = 0;
+    int rc = mproc_iter_next(it, &idx, &data, &len, 60.0);
+    if (rc == MPROC_DONE) break;
+    ASSERT_LT(idx, kItems);
+    seen[idx]++;
+    EXPECT_EQ(rc, idx == kCrashAt ? MPROC_E_WORKER_DIED : MPROC_OK) << idx;
+  }
+  mproc_iter_free(it);
+  close_join_free(p);
+  for (size_t k = 0; k < kItems; k++) {
+    EXPECT_EQ(seen[k], 1) << k;
+    EXPECT_EQ(runs[k], 1) << k;
+  }
+  munmap(shared, kItems * sizeof(int));
 }
 
 TEST(PoolCrash, TaskTimeoutKillsOnlyThatTask) {
