@@ -35,6 +35,7 @@
 #include "pool/task.h"
 #include "pool/worker.h"
 #include "process/process.h"
+#include "queue/wait.h"
 
 namespace mproc {
 
@@ -228,6 +229,7 @@ class Pool {
   Deliveries pending_failures_;  // outcomes decided while dispatching
 
   std::atomic<bool> event_fd_wanted_{false};  // nobody polls it until asked for
+  queue::Spinner waiter_spinner_;             // callers' spin before sleeping in wait_for
   std::atomic<uint64_t> tasks_submitted_{0}, tasks_succeeded_{0}, tasks_failed_{0};
   std::atomic<uint64_t> workers_started_{0}, workers_died_{0}, workers_alive_{0};
 };
@@ -243,7 +245,16 @@ int Pool::wait_for(Done &&done, const Deadline &deadline) {
     // notify() in worker.cc and wake_waiters()).
     uint32_t gen = signals_->waiter_gen.load(std::memory_order_seq_cst);
     signals_->sleepers.fetch_add(kWaiterUnit, std::memory_order_seq_cst);
-    if (!done() && !replies_waiting()) sleep_as_waiter(gen, deadline);
+    if (!done() && !replies_waiting()) {
+      // Watch the generation a while before sleeping on it (adaptively, as
+      // the queue does): a reply due in microseconds then costs no sleep,
+      // and this CPU does not drop into an idle state that takes tens of
+      // microseconds to leave (a halted vCPU).
+      int rc = waiter_spinner_.spin(deadline, [&] {
+        return signals_->waiter_gen.load(std::memory_order_acquire) != gen ? MPROC_OK : queue::kAgain;
+      });
+      if (rc != MPROC_OK) sleep_as_waiter(gen, deadline);
+    }
     // Withdrawn, we sweep again: a worker that saw us waiting woke only
     // us, so its reply is ours to read.
     signals_->sleepers.fetch_sub(kWaiterUnit, std::memory_order_seq_cst);
