@@ -704,7 +704,7 @@ void Pool::merge_pending_front_locked() {
   std::shared_ptr<Chunk> merged = std::move(pending_.front());
   merged->payload.reserve(bytes);
   for (size_t k = 1; k < n; k++) {
-    const std::vector<unsigned char> &p = pending_[k]->payload;
+    const Payload &p = pending_[k]->payload;
     merged->payload.insert(merged->payload.end(), p.begin(), p.end());
   }
   merged->count = items;

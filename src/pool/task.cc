@@ -4,10 +4,10 @@
 
 namespace mproc {
 
-std::vector<unsigned char> pack_items(const mproc_bytes *items, size_t n) {
+Payload pack_items(const mproc_bytes *items, size_t n) {
   size_t total = 0;
   for (size_t i = 0; i < n; i++) total += sizeof(uint64_t) + items[i].len;
-  std::vector<unsigned char> out(total);
+  Payload out(total);
   unsigned char *p = out.data();
   for (size_t i = 0; i < n; i++) {
     uint64_t len = items[i].len;
@@ -84,8 +84,8 @@ void OutcomeRun::drop_taken() {
 }
 
 std::shared_ptr<Chunk> chunk_tail(const Chunk &c, uint32_t from) {
-  std::vector<mproc_bytes> items;
-  unpack_items(c.payload, c.count, &items);  // our own packing: well formed
+  std::vector<mproc_bytes> items(c.count);
+  unpack_items(c.payload.data(), c.payload.size(), c.count, items.data());  // our own packing: well formed
   auto tail = std::make_shared<Chunk>();
   tail->fn = c.fn;
   tail->ctx = c.ctx;

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
+#include <utility>
 #include <vector>
 
 #include "mproc/mproc-pool.h"
@@ -101,6 +103,29 @@ class Sink {
 // that it stays a small queue message.
 constexpr size_t kMergeBytes = 16 * 1024;
 
+// Bytes whose resize leaves new elements uninitialised: a payload is written
+// in full right after it is sized (pack_items), so zero-filling it first
+// was a second pass over every item.
+template <typename T>
+struct UninitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = UninitAllocator<U>;
+  };
+  UninitAllocator() noexcept = default;
+  template <typename U>
+  UninitAllocator(const UninitAllocator<U> &) noexcept {}  // NOLINT(google-explicit-constructor)
+  template <typename U>
+  void construct(U *p) noexcept {
+    ::new (static_cast<void *>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U *p, Args &&...args) {
+    ::new (static_cast<void *>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using Payload = std::vector<unsigned char, UninitAllocator<unsigned char>>;
+
 // A run of consecutive items for one worker. `payload` is the serialized
 // items (for each: uint64 length, then the bytes), kept so the chunk can be
 // sent again if its worker dies before running it.
@@ -113,11 +138,11 @@ struct Chunk {
   uint32_t count = 0;
   uint32_t done = 0;       // outcomes received so far (items run in order)
   bool sent_in_memfd = false;  // its last send went through a memfd
-  std::vector<unsigned char> payload;
+  Payload payload;
 };
 
 // Serializes items[0..n) into a chunk payload.
-std::vector<unsigned char> pack_items(const mproc_bytes *items, size_t n);
+Payload pack_items(const mproc_bytes *items, size_t n);
 // Splits a payload back into (pointer, length) views; false if malformed.
 bool unpack_items(const std::vector<unsigned char> &payload, uint32_t count,
                   std::vector<mproc_bytes> *out);
