@@ -257,10 +257,10 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<GetCase> &tp) { return test_name(tp.param.point); });
 
 TEST(QueueCrashPoint, LaterGetDiesAfterMarkingDone) {
-  // The first message's consumer dies copying it out; the second's get is
-  // then not the oldest in use, so it marks its record DONE instead of
-  // moving free, and dies right there. The first comes back, the second
-  // stays consumed, and free gets past both.
+  // The first message's consumer dies copying it out; the second's get
+  // marks its record DONE (free cannot pass it: the first is still in use)
+  // and dies right there. The first comes back, the second stays consumed,
+  // and free gets past both.
   std::string name = unique_name("donecrash");
   mproc_queue *q = nullptr;
   ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
