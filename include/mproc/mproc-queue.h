@@ -48,7 +48,11 @@
  *
  * Waiting: a blocked call spins briefly (not at all when the process may
  * use only one CPU), then sleeps on a futex shared between processes; no
- * system call is made while messages and room are available.
+ * system call is made while messages and room are available. Before it
+ * sleeps it runs membarrier(2) (MEMBARRIER_CMD_GLOBAL_EXPEDITED), which is
+ * what spares every put and get a full memory barrier. Where the kernel or
+ * a seccomp filter refuses membarrier, the queue falls back to full
+ * barriers and such a sleeper also looks again every millisecond.
  *
  * Thread-safety: safe. Several threads (and processes) may use one handle
  * at once, except that mproc_queue_free() must not race with any other call
