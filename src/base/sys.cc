@@ -1,5 +1,6 @@
 #include "base/sys.h"
 
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,6 +25,21 @@
 #endif
 
 namespace mproc {
+
+namespace {
+std::atomic<pid_t> g_pid{0};
+void refresh_pid() { g_pid.store(getpid(), std::memory_order_relaxed); }
+}  // namespace
+
+pid_t current_pid() {
+  pid_t pid = g_pid.load(std::memory_order_relaxed);
+  if (pid != 0) return pid;
+  // Hooked before any caller keeps the value: every later fork refreshes it.
+  static const bool hooked = pthread_atfork(nullptr, nullptr, refresh_pid) == 0;
+  if (!hooked) return getpid();  // nothing would refresh a cached one
+  refresh_pid();
+  return g_pid.load(std::memory_order_relaxed);
+}
 
 int code_from_errno(int err) {
   switch (err) {

@@ -6,6 +6,12 @@
 
 namespace mproc {
 
+// This process's id without a system call per ask: cached, and refreshed in
+// a fork() child by a pthread_atfork hook. A child made by a raw clone
+// system call (or a vfork child, which must not call it) is not seen as
+// another process. The "handle made in this process?" checks use it.
+pid_t current_pid();
+
 // Maps an errno value to the matching public code (MPROC_E_SYS if none).
 int code_from_errno(int err);
 

@@ -1,7 +1,4 @@
 // extern "C" layer for mproc_pool_*, mproc_result_* and mproc_iter_*.
-#include <pthread.h>
-
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -19,30 +16,13 @@
 // locks may have been copied while held, so nothing there may touch them.
 struct mproc_result {
   std::shared_ptr<mproc::ResultState> state;
-  pid_t owner = mproc::this_process();
+  pid_t owner = mproc::current_pid();
 };
 struct mproc_iter {
   std::shared_ptr<mproc::IterState> state;
   const mproc::ItemOutcome *last = nullptr;  // what the last next() returned
-  pid_t owner = mproc::this_process();
+  pid_t owner = mproc::current_pid();
 };
-
-namespace mproc {
-namespace {
-std::atomic<pid_t> g_pid{0};
-void refresh_pid() { g_pid.store(getpid(), std::memory_order_relaxed); }
-}  // namespace
-
-pid_t this_process() {
-  pid_t pid = g_pid.load(std::memory_order_relaxed);
-  if (pid != 0) return pid;
-  // Hooked before the first handle exists, so every fork after it refreshes.
-  static const bool hooked = pthread_atfork(nullptr, nullptr, refresh_pid) == 0;
-  if (!hooked) return getpid();  // nothing would refresh a cached one
-  refresh_pid();
-  return g_pid.load(std::memory_order_relaxed);
-}
-}  // namespace mproc
 
 using mproc::Deadline;
 using mproc::guarded;
@@ -53,7 +33,7 @@ namespace {
 template <typename Handle>
 int usable(const Handle *h) {
   if (!h) return MPROC_E_INVAL;
-  return h->owner == mproc::this_process() ? MPROC_OK : MPROC_E_STATE;
+  return h->owner == mproc::current_pid() ? MPROC_OK : MPROC_E_STATE;
 }
 
 int submit_one(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len, void *ctx,

@@ -36,7 +36,7 @@ constexpr uint32_t kMergeItems = 32;
 
 Pool::Pool(int workers)
     : nworkers_(workers == 0 ? cpu_count() : workers),
-      creator_(getpid()),
+      creator_(current_pid()),
       callbacks_(std::make_shared<CallbackQueue>()) {
   if (signals_region_.create(sizeof(PoolSignals)))
     signals_ = new (signals_region_.data()) PoolSignals();

@@ -29,6 +29,7 @@
 
 #include "base/deadline.h"
 #include "base/shm.h"
+#include "base/sys.h"
 #include "pool/callbacks.h"
 #include "pool/channel.h"
 #include "pool/seam.h"
@@ -52,7 +53,7 @@ class Pool {
   Pool &operator=(const Pool &) = delete;
 
   bool ok() const;  // false if the constructor could not get its eventfds
-  bool owned_here() const { return creator_ == getpid(); }
+  bool owned_here() const { return creator_ == current_pid(); }
   int workers() const { return nworkers_; }
 
   int set_initializer(mproc_target_fn init, const void *arg, size_t arg_len, void *ctx);

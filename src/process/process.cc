@@ -23,7 +23,7 @@ Process::Process(mproc_target_fn target, const void *arg, size_t arg_len, void *
       identity_(next_child_identity()),
       name_("Process-" + identity_),
       daemon_(self_daemon()),
-      creator_(getpid()) {}
+      creator_(current_pid()) {}
 
 Process::Process(const std::string &entry, mproc_target_fn target, const void *arg,
                  size_t arg_len)
@@ -37,7 +37,7 @@ Process::~Process() {
   if (child_ && owned_here()) ProcessTable::instance().release(child_);
 }
 
-bool Process::owned_here() const { return creator_ == getpid(); }
+bool Process::owned_here() const { return creator_ == current_pid(); }
 
 std::shared_ptr<Child> Process::child() const {
   std::lock_guard<std::mutex> lock(mu_);
