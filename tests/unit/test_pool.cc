@@ -519,6 +519,31 @@ int count_runs(const void *arg, size_t len, mproc_reply *r, void *ctx) {
   return mproc_reply_set(r, reply.data(), reply.size());
 }
 
+// n items for count_runs, item crash_at crashing, and the run counters
+// they bump, in memory the workers share with the test.
+struct CountedRun {
+  CountedRun(size_t n, int64_t reply_len, size_t crash_at) : n_(n) {
+    void *shared = mmap(nullptr, n * sizeof(int), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    runs = shared == MAP_FAILED ? nullptr : static_cast<int *>(shared);
+    for (size_t k = 0; k < n; k++)
+      in.push_back(CountedItem{static_cast<int64_t>(k), reply_len, k == crash_at});
+    for (const CountedItem &c : in) items.push_back(mproc_bytes{&c, sizeof c});
+  }
+  ~CountedRun() {
+    if (runs) munmap(runs, n_ * sizeof(int));
+  }
+  CountedRun(const CountedRun &) = delete;
+  CountedRun &operator=(const CountedRun &) = delete;
+
+  int *runs;
+  std::vector<CountedItem> in;
+  std::vector<mproc_bytes> items;
+
+ private:
+  size_t n_;
+};
+
 // A worker that dies mid-chunk: the items it finished are delivered once
 // (sent ones and ones still waiting to be sent alike), the running one
 // fails, the rest run again, and nothing runs twice. Small replies all wait
@@ -527,18 +552,12 @@ int count_runs(const void *arg, size_t len, mproc_reply *r, void *ctx) {
 TEST(PoolCrash, AChunkWhoseWorkerDiesDeliversFinishedItemsOnce) {
   constexpr size_t kItems = 24, kCrashAt = 15;
   for (int64_t reply_len : {8, 20 * 1024, 300 * 1024}) {
-    void *shared = mmap(nullptr, kItems * sizeof(int), PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ASSERT_NE(shared, MAP_FAILED);
-    int *runs = static_cast<int *>(shared);
+    CountedRun run(kItems, reply_len, kCrashAt);
+    ASSERT_NE(run.runs, nullptr);
     mproc_pool *p = make_pool(1);
-    std::vector<CountedItem> in;
-    for (size_t k = 0; k < kItems; k++)
-      in.push_back(CountedItem{static_cast<int64_t>(k), reply_len, k == kCrashAt});
-    std::vector<mproc_bytes> items;
-    for (const CountedItem &c : in) items.push_back(mproc_bytes{&c, sizeof c});
     mproc_iter *it = nullptr;
-    ASSERT_EQ(mproc_pool_imap(p, count_runs, items.data(), items.size(), kItems, runs, &it),
+    ASSERT_EQ(mproc_pool_imap(p, count_runs, run.items.data(), run.items.size(), kItems, run.runs,
+                              &it),
               MPROC_OK);
     for (size_t k = 0; k < kItems; k++) {
       size_t idx = 0;
@@ -557,8 +576,8 @@ TEST(PoolCrash, AChunkWhoseWorkerDiesDeliversFinishedItemsOnce) {
     EXPECT_EQ(mproc_iter_next(it, nullptr, nullptr, nullptr, 1.0), MPROC_DONE);
     mproc_iter_free(it);
     close_join_free(p);
-    for (size_t k = 0; k < kItems; k++) EXPECT_EQ(runs[k], 1) << reply_len << " item " << k;
-    munmap(shared, kItems * sizeof(int));
+    for (size_t k = 0; k < kItems; k++)
+      EXPECT_EQ(run.runs[k], 1) << reply_len << " item " << k;
   }
 }
 
@@ -567,18 +586,12 @@ TEST(PoolCrash, AChunkWhoseWorkerDiesDeliversFinishedItemsOnce) {
 // fails only the item it was running, and every other item runs once.
 TEST(PoolCrash, MergedQuickItemsStillFailOnlyTheCrashedOne) {
   constexpr size_t kItems = 3000, kCrashAt = 2500;
-  void *shared = mmap(nullptr, kItems * sizeof(int), PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(shared, MAP_FAILED);
-  int *runs = static_cast<int *>(shared);
+  CountedRun run(kItems, 8, kCrashAt);
+  ASSERT_NE(run.runs, nullptr);
   mproc_pool *p = make_pool(2);
-  std::vector<CountedItem> in;
-  for (size_t k = 0; k < kItems; k++)
-    in.push_back(CountedItem{static_cast<int64_t>(k), 8, k == kCrashAt});
-  std::vector<mproc_bytes> items;
-  for (const CountedItem &c : in) items.push_back(mproc_bytes{&c, sizeof c});
   mproc_iter *it = nullptr;
-  ASSERT_EQ(mproc_pool_imap_unordered(p, count_runs, items.data(), items.size(), 1, runs, &it),
+  ASSERT_EQ(mproc_pool_imap_unordered(p, count_runs, run.items.data(), run.items.size(), 1,
+                                      run.runs, &it),
             MPROC_OK);
   std::vector<int> seen(kItems);
   for (;;) {
@@ -595,9 +608,8 @@ TEST(PoolCrash, MergedQuickItemsStillFailOnlyTheCrashedOne) {
   close_join_free(p);
   for (size_t k = 0; k < kItems; k++) {
     EXPECT_EQ(seen[k], 1) << k;
-    EXPECT_EQ(runs[k], 1) << k;
+    EXPECT_EQ(run.runs[k], 1) << k;
   }
-  munmap(shared, kItems * sizeof(int));
 }
 
 TEST(PoolCrash, TaskTimeoutKillsOnlyThatTask) {
