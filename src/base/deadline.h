@@ -23,13 +23,18 @@ class Deadline {
   static Deadline after_ns(int64_t ns) { return Deadline(false, monotonic_ns() + ns); }
 
   bool is_forever() const { return forever_; }
-  bool expired() const { return !forever_ && monotonic_ns() >= end_ns_; }
+  // A zero timeout is expired from the start, without reading the clock.
+  bool expired() const { return !forever_ && (end_ns_ == kNow || monotonic_ns() >= end_ns_); }
+  // Seconds left in the API's terms: < 0 forever, else >= 0.
+  double seconds_left() const;
   // Time left, for ppoll/futex: nullptr when forever, else *buf (>= 0).
   const timespec *remaining(timespec *buf) const;
   // Like remaining() but never longer than cap_ns (for bounded polling).
   timespec remaining_capped(int64_t cap_ns) const;
 
  private:
+  static constexpr int64_t kNow = INT64_MIN;  // end_ns_ of a zero timeout
+  int64_t left_ns() const;  // >= 0
   Deadline(bool forever, int64_t end_ns) : forever_(forever), end_ns_(end_ns) {}
   bool forever_;
   int64_t end_ns_;

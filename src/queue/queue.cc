@@ -1,5 +1,6 @@
 #include "queue/queue.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -80,48 +81,49 @@ int Queue::finish(std::unique_ptr<Segment> seg, std::unique_ptr<Queue> *out) {
 int Queue::recover_hook(void *self) { return static_cast<Queue *>(self)->ring_.recover(true, true); }
 
 int Queue::put(const void *data, size_t len, double timeout, bool wake) {
-  Deadline dl;
-  if (int rc = Deadline::from_seconds(timeout, &dl)) return rc;
+  if (std::isnan(timeout)) return MPROC_E_INVAL;
   if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
   if (len > seg_->geometry().max_message) return MPROC_E_TOOBIG;
   Op op(*seg_);
   if (op.rc() != MPROC_OK) return op.rc();
   const bool may_pad = timeout != 0;
   Claim claim;
-  int rc = wait_for(
-      ring_.space_ec(), spinner_, dl, MPROC_E_FULL,
-      [&] {
-        if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
-        return ring_.claim_put(static_cast<uint32_t>(len), may_pad, &claim);
-      },
-      [&] {
-        ring_.unstick();
-        ring_.recover(false, false);
-      });
+  auto attempt = [&] {
+    if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
+    return ring_.claim_put(static_cast<uint32_t>(len), may_pad, &claim);
+  };
+  int rc = attempt();
+  if (rc == kAgain) {
+    Deadline dl;
+    Deadline::from_seconds(timeout, &dl);  // not NaN: cannot fail
+    rc = wait_for(ring_.space_ec(), spinner_, dl, MPROC_E_FULL, attempt, [&] {
+      ring_.unstick();
+      ring_.recover(false, false);
+    });
+  }
   if (rc != MPROC_OK) return rc;
   ring_.publish(claim, data, wake);
   return MPROC_OK;
 }
 
 int Queue::get(void *buf, size_t cap, size_t *len, double timeout) {
-  Deadline dl;
-  if (int rc = Deadline::from_seconds(timeout, &dl)) return rc;
-  return get_until(buf, cap, len, dl);
-}
-
-int Queue::get_until(void *buf, size_t cap, size_t *len, const Deadline &dl) {
+  if (std::isnan(timeout)) return MPROC_E_INVAL;
   if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
   Op op(*seg_);
   if (op.rc() != MPROC_OK) return op.rc();
   Claim claim;
   size_t needed = 0;
-  int rc = wait_for(
-      ring_.data_ec(), spinner_, dl, MPROC_E_EMPTY,
-      [&] {
-        if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
-        return ring_.claim_get(cap, &claim, &needed);
-      },
-      [&] { ring_.recover(false, false); });
+  auto attempt = [&] {
+    if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
+    return ring_.claim_get(cap, &claim, &needed);
+  };
+  int rc = attempt();
+  if (rc == kAgain) {
+    Deadline dl;
+    Deadline::from_seconds(timeout, &dl);  // not NaN: cannot fail
+    rc = wait_for(ring_.data_ec(), spinner_, dl, MPROC_E_EMPTY, attempt,
+                  [&] { ring_.recover(false, false); });
+  }
   if (rc != MPROC_OK) {
     ring_.pass_on_data();
     if (rc == MPROC_E_TOOBIG) *len = needed;
@@ -137,14 +139,15 @@ int Queue::get_alloc(void **data, size_t *len, double timeout) {
   if (int rc = Deadline::from_seconds(timeout, &dl)) return rc;
   // A buffer is always in hand before a message is claimed, so running out
   // of memory never costs a message: a too-small buffer gets TOOBIG (the
-  // message stays queued) and is grown for the next try.
+  // message stays queued) and is grown for the next try, which waits only
+  // for what is left of the timeout.
   size_t cap = 64;
   void *buf = malloc(cap);
   if (!buf) return MPROC_E_NOMEM;
   int rc;
-  for (;;) {
+  for (double left = timeout;; left = dl.seconds_left()) {
     size_t n = 0;
-    rc = get_until(buf, cap, &n, dl);
+    rc = get(buf, cap, &n, left);
     if (rc == MPROC_OK) {
       *data = buf;
       *len = n;

@@ -54,7 +54,6 @@ class Queue {
   explicit Queue(std::unique_ptr<Segment> seg);
   static int finish(std::unique_ptr<Segment> seg, std::unique_ptr<Queue> *out);
   static int recover_hook(void *self);
-  int get_until(void *buf, size_t cap, size_t *len, const Deadline &dl);
 
   std::unique_ptr<Segment> seg_;
   Ring ring_;

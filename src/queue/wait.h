@@ -110,14 +110,15 @@ inline void notify(const EventCount &ec, int n) {
   if (has_waiters(ec)) wake(ec, n);
 }
 
-// Calls attempt() until it returns something other than kAgain or dl
-// passes (then timeout_code): once, then spinning, then sleeping. idle()
-// runs whenever a sleep slice or the deadline passes without news.
+// After a first attempt() returned kAgain (the caller makes it before it
+// reads the clock for dl: most calls end there), calls attempt() until it
+// returns something other than kAgain or dl passes (then timeout_code):
+// spinning, then sleeping. idle() runs whenever a sleep slice or the
+// deadline passes without news.
 template <typename Attempt, typename Idle>
 int wait_for(const EventCount &ec, Spinner &spinner, const Deadline &dl, int timeout_code,
              Attempt &&attempt, Idle &&idle) {
-  int rc = attempt();
-  if (rc != kAgain) return rc;
+  int rc;
   if (!dl.expired()) {
     rc = spinner.spin(dl, attempt);
     if (rc != kAgain) return rc;
