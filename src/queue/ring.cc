@@ -185,12 +185,22 @@ bool Ring::advance_free() {
     if (!decode_free(word, h, &f) || f >= h) return false;
     uint64_t to = f;
     uint32_t messages = 0;
+    // No seqlock (read_rec) needed: a header read here that a later lap
+    // has already replaced means free moved, and the CAS below fails.
     for (uint64_t n = 0; to < h && n <= geo_.capacity / kRecordAlign; n++) {
-      Rec r;
-      if (read_rec(to, &r) != kRecOk || r.size > h - to) break;
-      if (r.status != kDone && r.status != kPad && r.status != kAbandoned) break;
-      to += r.size;
-      if (r.status != kPad) messages++;
+      const uint64_t st = load(state_word(to));
+      if ((st & ~kStatusMask) != tag(to)) break;
+      const uint64_t status = st & kStatusMask;
+      if (status != kDone && status != kPad && status != kAbandoned) break;
+      const uint64_t info = load_relaxed(info_word(to));
+      const uint64_t len = static_cast<uint32_t>(info);  // a pad: its size
+      const uint64_t size = status == kPad ? len : record_size(len);
+      const uint64_t end = to % geo_.capacity + size;  // a pad runs to the ring's end
+      if (size == 0 || size % kRecordAlign != 0 || size > h - to || end > geo_.capacity ||
+          (status == kPad && end != geo_.capacity))
+        break;
+      to += size;
+      if (status != kPad) messages++;
     }
     if (to == f) return false;
     if (cas(&c_->free, &word, pack_free(to, freed_of(word) + messages))) {
@@ -217,19 +227,21 @@ void Ring::skip_unclaimable() {
 
 // ---------------------------------------------------------------- intents
 
-void Ring::set_intent(int i, uint64_t word, uint32_t size, uint32_t len) {
-  Intent *in = seg_.intent(seg_.self(), i);
+// Takes an entry first if the thread holds none.
+void Ring::set_intent(IntentRef *ref, uint64_t word, uint32_t size, uint32_t len) {
+  if (ref->index < 0) ref->index = seg_.take_intent(&ref->kept);
+  Intent *in = seg_.intent(seg_.self(), ref->index);
   store_relaxed(&in->size, size);
   store_relaxed(&in->len, len);
   // Published to recovery by the release half of the claiming CAS.
   store(&in->word, word);
 }
 
-void Ring::drop_intent(int *i) {
-  if (*i < 0) return;
-  store(&seg_.intent(seg_.self(), *i)->word, uint64_t{0});
-  seg_.give_intent(*i);
-  *i = -1;
+void Ring::drop_intent(IntentRef *ref) {
+  if (ref->index < 0) return;
+  store(&seg_.intent(seg_.self(), ref->index)->word, uint64_t{0});
+  if (!ref->kept) seg_.give_intent(ref->index);
+  ref->index = -1;
 }
 
 // ---------------------------------------------------------------- put
@@ -267,7 +279,7 @@ int Ring::claim_put(uint32_t len, bool may_pad, Claim *out) {
   if (geo_.maxsize != 0) return claim_put_counted(len, may_pad, out);
 
   const uint64_t need = record_size(len);
-  int intent = -1;
+  IntentRef intent;
   for (;;) {
     uint64_t t = load(&c_->tail);
     if (t % kRecordAlign != 0) {
@@ -297,8 +309,7 @@ int Ring::claim_put(uint32_t len, bool may_pad, Claim *out) {
       size = pad;
       rec_len = kNoRecord;
     }
-    if (intent < 0) intent = seg_.take_intent();
-    set_intent(intent, t | kIntentPut, static_cast<uint32_t>(size), rec_len);
+    set_intent(&intent, t | kIntentPut, static_cast<uint32_t>(size), rec_len);
     crashpoint(kCpPutIntent);
     if (!cas(&c_->tail, &t, t + size)) continue;
     crashpoint(kCpPutClaimed);
@@ -307,7 +318,7 @@ int Ring::claim_put(uint32_t len, bool may_pad, Claim *out) {
       store(state_word(t), tag(t) | kPad);
     }
     if (rec_len == kNoRecord) {
-      store(&seg_.intent(seg_.self(), intent)->word, uint64_t{0});
+      store(&seg_.intent(seg_.self(), intent.index)->word, uint64_t{0});
       // On a ring with nothing left to read, pass our own pad at once: no
       // consumer may come to do it, and the message needs its space.
       uint64_t h = t;
@@ -391,12 +402,13 @@ int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
     rc = claim_redelivered(cap, out, needed, &found);
     if (rc != MPROC_OK || found) return rc;
   }
+  IntentRef intent;
+  if (take_at_head(cap, &intent, out)) return MPROC_OK;
   // The first committed record from head on, taken by a CAS of its state
   // word to TAKEN; head then moves past it. Records still being written are
   // stepped over, so a message whose put returned is deliverable even
   // behind a slower producer. A producer's own messages stay in order: each
   // put claims after its previous one committed.
-  int intent = -1;
   uint64_t h = load(&c_->head);
   uint64_t p = h;
   for (uint64_t n = 0; n <= 2 * (geo_.capacity / kRecordAlign); n++) {
@@ -434,8 +446,7 @@ int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
       h = p = load(&c_->head);  // what we stepped over committed meanwhile
       continue;
     }
-    if (intent < 0) intent = seg_.take_intent();
-    set_intent(intent, p | kIntentGet, static_cast<uint32_t>(r.size), r.len);
+    set_intent(&intent, p | kIntentGet, static_cast<uint32_t>(r.size), r.len);
     crashpoint(kCpGetIntent);
     // The state word decides between consumers at head and ahead of it.
     uint64_t committed = tag(p) | kCommitted;
@@ -451,6 +462,31 @@ int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
   }
   drop_intent(&intent);
   return nothing_ready(st, h);
+}
+
+// The common case of claim_get: a committed record at head that fits.
+// Read without read_rec's seqlock: the info word is read after the state
+// word and trusted only once the CAS of the state word succeeds, which
+// proves the record unchanged (its tag names its lap, and a committed
+// record's info does not change). Anything else: false, and claim_get
+// looks again the careful way.
+bool Ring::take_at_head(size_t cap, IntentRef *intent, Claim *out) {
+  uint64_t h = load(&c_->head);
+  if (h % kRecordAlign != 0) return false;
+  uint64_t st = load(state_word(h));
+  if (st != (tag(h) | kCommitted)) return false;
+  const uint32_t len = static_cast<uint32_t>(load_relaxed(info_word(h)));
+  const uint64_t size = record_size(len);
+  if (len > cap || len > geo_.max_message || h % geo_.capacity + size > geo_.capacity) return false;
+  set_intent(intent, h | kIntentGet, static_cast<uint32_t>(size), len);
+  crashpoint(kCpGetIntent);
+  if (!cas(state_word(h), &st, tag(h) | kTaken)) return false;
+  crashpoint(kCpGetClaimed);
+  out->pos = h;
+  cas(&c_->head, &h, h + size);  // else a consumer passed it already
+  out->len = len;
+  out->intent = *intent;
+  return true;
 }
 
 // Whether no record in [from, to), stepped over as being written, has been

@@ -43,11 +43,17 @@ namespace queue {
 // Debug aid (MPROC_DEBUG_BROKEN=1): the last anomaly this thread saw, printed by broken().
 void diag_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// An intent entry of our slot held by this thread (Segment::take_intent).
+struct IntentRef {
+  int index = -1;  // -1: none
+  bool kept = false;
+};
+
 // A record claimed by this thread, to copy into or out of.
 struct Claim {
   uint64_t pos = 0;
   uint32_t len = 0;
-  int intent = -1;  // our intent entry while the claim is in flight
+  IntentRef intent;  // our intent entry while the claim is in flight
 };
 
 class Ring {
@@ -128,11 +134,12 @@ class Ring {
   // Claim steps.
   int room(uint64_t t, uint64_t size, uint64_t *free_pos);
   int claim_put_counted(uint32_t len, bool may_pad, Claim *out);
+  bool take_at_head(size_t cap, IntentRef *intent, Claim *out);
   int claim_redelivered(size_t cap, Claim *out, size_t *needed, bool *found);
   int nothing_ready(uint32_t st, uint64_t h);
   bool still_writing(uint64_t from, uint64_t to) const;
-  void set_intent(int i, uint64_t word, uint32_t size, uint32_t len);
-  void drop_intent(int *i);
+  void set_intent(IntentRef *in, uint64_t word, uint32_t size, uint32_t len);
+  void drop_intent(IntentRef *in);
 
   // Recovery (recovery.cc).
   int recover_locked(bool own_stale);

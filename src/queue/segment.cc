@@ -328,15 +328,12 @@ Segment::~Segment() {
   if (seg_fd_ >= 0) close(seg_fd_);
 }
 
-int Segment::enter() {
-  uint64_t gen = fork_generation_seen();
-  if (__builtin_expect(attached_gen_.load(std::memory_order_acquire) != gen, 0)) {
-    std::lock_guard<std::mutex> lock(attach_mu_);
-    if (attached_gen_.load(std::memory_order_acquire) != gen) {
-      int rc = attach();
-      if (rc != MPROC_OK) return rc;
-      attached_gen_.store(gen, std::memory_order_release);
-    }
+int Segment::enter_slow(uint64_t gen) {
+  std::lock_guard<std::mutex> lock(attach_mu_);
+  if (attached_gen_.load(std::memory_order_acquire) != gen) {
+    int rc = attach();
+    if (rc != MPROC_OK) return rc;
+    attached_gen_.store(gen, std::memory_order_release);
   }
   return MPROC_OK;
 }
@@ -427,11 +424,6 @@ bool thread_exit_hooked() {
 }
 }  // namespace
 
-// pthread_self(): unique among live threads, one load from the thread
-// pointer (a thread_local's address costs a __tls_get_addr call in a
-// shared library), and right after fork (the child's keepers are reset).
-uintptr_t Segment::this_thread() { return static_cast<uintptr_t>(pthread_self()); }
-
 void Segment::release_kept_intents() {
   const uintptr_t me = this_thread();
   for (uint32_t i = 0; i < kIntents; i++) {
@@ -442,18 +434,19 @@ void Segment::release_kept_intents() {
   }
 }
 
-int Segment::take_intent() {
-  const uintptr_t me = this_thread();
-  for (uint32_t i = 0; i < kIntents; i++)
-    if (intent_keeper_[i].load(std::memory_order_relaxed) == me) return static_cast<int>(i);
+// A thread that keeps no entry yet: a free one, kept if fewer than
+// kKeptIntents threads keep one.
+int Segment::take_new_intent(uintptr_t me, bool *kept) {
+  *kept = true;
   int i = take_free_intent();
-  uint32_t kept = intents_kept_.load(std::memory_order_relaxed);
-  while (kept < kKeptIntents && thread_exit_hooked()) {
-    if (intents_kept_.compare_exchange_weak(kept, kept + 1, std::memory_order_relaxed)) {
+  uint32_t n = intents_kept_.load(std::memory_order_relaxed);
+  while (n < kKeptIntents && thread_exit_hooked()) {
+    if (intents_kept_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) {
       intent_keeper_[i].store(me, std::memory_order_relaxed);
-      break;
+      return i;
     }
   }
+  *kept = false;
   return i;
 }
 

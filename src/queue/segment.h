@@ -18,6 +18,9 @@
 #include <mutex>
 #include <string>
 
+#include <pthread.h>
+
+#include "mproc/mproc-common.h"
 #include "queue/layout.h"
 
 namespace mproc {
@@ -89,7 +92,11 @@ class Segment {
   }
   // Attaches this process if needed (first use after fork). MPROC_OK,
   // MPROC_E_BUSY (no free slot), MPROC_E_SYS, MPROC_E_NOMEM.
-  int enter();
+  int enter() {
+    uint64_t gen = fork_generation_seen();
+    if (__builtin_expect(attached_gen_.load(std::memory_order_acquire) == gen, 1)) return MPROC_OK;
+    return enter_slow(gen);
+  }
   // Our slot index; valid after enter().
   uint32_t self() const { return static_cast<uint32_t>(slot_.load(std::memory_order_acquire)); }
   // Counts the calling thread as taking or holding the queue lock.
@@ -107,11 +114,18 @@ class Segment {
   // full barrier would wait for the record's stores to reach the other
   // CPU); other threads take one for the span of a claim, and yield while
   // all kIntents are in use (never while waiting).
-  int take_intent();
-  void give_intent(int i) {
-    if (intent_keeper_[i].load(std::memory_order_relaxed) != this_thread())
-      intents_used_.fetch_and(~(1u << i), std::memory_order_release);
+  // *kept: the thread keeps the entry (give_intent() is then not needed).
+  int take_intent(bool *kept) {
+    const uintptr_t me = this_thread();
+    for (uint32_t i = 0; i < kIntents; i++) {
+      if (intent_keeper_[i].load(std::memory_order_relaxed) == me) {
+        *kept = true;
+        return static_cast<int>(i);
+      }
+    }
+    return take_new_intent(me, kept);
   }
+  void give_intent(int i) { intents_used_.fetch_and(~(1u << i), std::memory_order_release); }
   Intent *intent(uint32_t slot, int i) const { return &slot_at(slot)->intents[i]; }
   // A pthread key destructor: the exiting thread's kept entries, back.
   static void release_kept_at_thread_exit(void *);
@@ -121,6 +135,7 @@ class Segment {
   static int map_new(int fd, const char *name, const Geometry &g, std::unique_ptr<Segment> *out);
   // Validates and maps an existing segment; takes fd (closed on failure).
   static int map_existing(int fd, const char *name, std::unique_ptr<Segment> *out);
+  int enter_slow(uint64_t gen);
   int attach();
   int attach_locked(bool *took_stale);
   void detach();
@@ -142,7 +157,11 @@ class Segment {
   std::atomic<uintptr_t> intent_keeper_[kIntents] = {};
   std::atomic<uint32_t> intents_kept_{0};
   static constexpr uint32_t kKeptIntents = kIntents - 4;
-  static uintptr_t this_thread();
+  // pthread_self(): unique among live threads, one load from the thread
+  // pointer (a thread_local's address costs a __tls_get_addr call in a
+  // shared library), and right after fork (the child's keepers are reset).
+  static uintptr_t this_thread() { return static_cast<uintptr_t>(pthread_self()); }
+  int take_new_intent(uintptr_t me, bool *kept);
   int take_free_intent();
   void release_kept_intents();
   RecoverFn recover_fn_ = nullptr;
