@@ -145,7 +145,8 @@ int Queue::get_alloc(void **data, size_t *len, double timeout) {
   void *buf = malloc(cap);
   if (!buf) return MPROC_E_NOMEM;
   int rc;
-  for (double left = timeout;; left = dl.seconds_left()) {
+  double left = timeout;
+  for (;;) {
     size_t n = 0;
     rc = get(buf, cap, &n, left);
     if (rc == MPROC_OK) {
@@ -161,6 +162,7 @@ int Queue::get_alloc(void **data, size_t *len, double timeout) {
     }
     buf = bigger;
     cap = n;
+    left = dl.seconds_left();
   }
   free(buf);
   return rc;
