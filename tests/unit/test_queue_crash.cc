@@ -300,6 +300,38 @@ int resume_and_reap(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+TEST(QueueCrashPoint, ConsumerOvertakenAfterTakingAtHead) {
+  // A consumer takes the message at head and stops before it moves head
+  // past it; another consumer steps over the taken record, moves head on and
+  // takes the next message. The first, resumed, finds head moved (its CAS
+  // fails) and must still copy out and finish its own record (it once took
+  // the position from the failed CAS, i.e. another record).
+  std::string name = unique_name("overtaken");
+  mproc_queue *q = nullptr;
+  ASSERT_EQ(mproc_queue_create(&q, name.c_str(), 0, 4096), MPROC_OK);
+  Unlinker u(name);
+  for (uint32_t i = 0; i < 3; i++) ASSERT_EQ(put_msg(q, 1, i, 200, 0), MPROC_OK);
+  pid_t pid = stopped_child("get.claimed:1", [&] {
+    Got g = get_msg(q, 5);
+    _exit(g.rc == MPROC_OK && g.intact && g.seq == 0 ? 0 : 1);
+  });
+  ASSERT_GT(pid, 0);
+  Got g = get_msg(q, 0);
+  ASSERT_EQ(g.rc, MPROC_OK);
+  EXPECT_TRUE(g.intact);
+  EXPECT_EQ(g.seq, 1u) << "the taken record is stepped over";
+  EXPECT_EQ(resume_and_reap(pid), 0) << "the overtaken consumer got its own message, whole";
+  g = get_msg(q, 0);
+  ASSERT_EQ(g.rc, MPROC_OK);
+  EXPECT_TRUE(g.intact);
+  EXPECT_EQ(g.seq, 2u);
+  EXPECT_EQ(get_msg(q, 0).rc, MPROC_E_EMPTY) << "nothing delivered twice";
+  ShmView v(name);
+  EXPECT_EQ(v.u64(off::kStatRedelivered), 0u);
+  expect_healthy_after_recovery(q, name);
+  mproc_queue_free(q);
+}
+
 TEST(QueueCrashPoint, DeadPutIntentAtATailAnotherClaimMovedOn) {
   // A producer dies after writing its intent (a pad to the ring's end and a
   // record at the next lap's start) but before its claiming CAS. Another put
