@@ -88,19 +88,16 @@ int Queue::put(const void *data, size_t len, double timeout, bool wake) {
   if (op.rc() != MPROC_OK) return op.rc();
   const bool may_pad = timeout != 0;
   Claim claim;
-  auto attempt = [&] {
-    if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
-    return ring_.claim_put(static_cast<uint32_t>(len), may_pad, &claim);
-  };
-  int rc = attempt();
-  if (rc == kAgain) {
-    Deadline dl;
-    Deadline::from_seconds(timeout, &dl);  // not NaN: cannot fail
-    rc = wait_for(ring_.space_ec(), spinner_, dl, MPROC_E_FULL, attempt, [&] {
-      ring_.unstick();
-      ring_.recover(false, false);
-    });
-  }
+  int rc = wait_for(
+      ring_.space_ec(), spinner_, timeout, MPROC_E_FULL,
+      [&] {
+        if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
+        return ring_.claim_put(static_cast<uint32_t>(len), may_pad, &claim);
+      },
+      [&] {
+        ring_.unstick();
+        ring_.recover(false, false);
+      });
   if (rc != MPROC_OK) return rc;
   ring_.publish(claim, data, wake);
   return MPROC_OK;
@@ -113,17 +110,13 @@ int Queue::get(void *buf, size_t cap, size_t *len, double timeout) {
   if (op.rc() != MPROC_OK) return op.rc();
   Claim claim;
   size_t needed = 0;
-  auto attempt = [&] {
-    if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
-    return ring_.claim_get(cap, &claim, &needed);
-  };
-  int rc = attempt();
-  if (rc == kAgain) {
-    Deadline dl;
-    Deadline::from_seconds(timeout, &dl);  // not NaN: cannot fail
-    rc = wait_for(ring_.data_ec(), spinner_, dl, MPROC_E_EMPTY, attempt,
-                  [&] { ring_.recover(false, false); });
-  }
+  int rc = wait_for(
+      ring_.data_ec(), spinner_, timeout, MPROC_E_EMPTY,
+      [&] {
+        if (closed_.load(std::memory_order_acquire)) return MPROC_E_CLOSED;
+        return ring_.claim_get(cap, &claim, &needed);
+      },
+      [&] { ring_.recover(false, false); });
   if (rc != MPROC_OK) {
     ring_.pass_on_data();
     if (rc == MPROC_E_TOOBIG) *len = needed;

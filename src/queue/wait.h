@@ -110,15 +110,18 @@ inline void notify(const EventCount &ec, int n) {
   if (has_waiters(ec)) wake(ec, n);
 }
 
-// After a first attempt() returned kAgain (the caller makes it before it
-// reads the clock for dl: most calls end there), calls attempt() until it
-// returns something other than kAgain or dl passes (then timeout_code):
-// spinning, then sleeping. idle() runs whenever a sleep slice or the
-// deadline passes without news.
+// Calls attempt() until it returns something other than kAgain or the
+// timeout (API seconds, not NaN) passes (then timeout_code): once, then
+// spinning, then sleeping. The clock is read for the deadline only after
+// the first attempt failed: most calls end there. idle() runs whenever a
+// sleep slice or the deadline passes without news.
 template <typename Attempt, typename Idle>
-int wait_for(const EventCount &ec, Spinner &spinner, const Deadline &dl, int timeout_code,
+int wait_for(const EventCount &ec, Spinner &spinner, double timeout, int timeout_code,
              Attempt &&attempt, Idle &&idle) {
-  int rc;
+  int rc = attempt();
+  if (rc != kAgain) return rc;
+  Deadline dl;
+  Deadline::from_seconds(timeout, &dl);  // not NaN: cannot fail
   if (!dl.expired()) {
     rc = spinner.spin(dl, attempt);
     if (rc != kAgain) return rc;
