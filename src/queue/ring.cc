@@ -122,25 +122,26 @@ Ring::RecRead Ring::read_rec(uint64_t pos, Rec *r) const {
   r->status = st & kStatusMask;
   r->len = static_cast<uint32_t>(info);
   r->owner = static_cast<uint32_t>(info >> 32);
-  uint64_t off = pos % geo_.capacity;
-  if (r->status == kPad) {
-    // A pad always runs to the end of the ring.
-    r->size = r->len;
-    if (r->size == 0 || r->size % kRecordAlign != 0 || off + r->size != geo_.capacity) {
-      diag_note("read_rec pad pos=%llx info=%llx", (unsigned long long)pos, (unsigned long long)info);
-      return kRecBad;
-    }
-  } else if (r->status >= kWriting && r->status <= kTaken) {
-    r->size = record_size(r->len);
-    if (r->len > geo_.max_message || off + r->size > geo_.capacity) {
-      diag_note("read_rec len pos=%llx st=%llx info=%llx", (unsigned long long)pos, (unsigned long long)st, (unsigned long long)info);
-      return kRecBad;
-    }
-  } else {
+  if (r->status < kWriting || r->status > kTaken) {
     diag_note("read_rec status pos=%llx st=%llx info=%llx", (unsigned long long)pos, (unsigned long long)st, (unsigned long long)info);
     return kRecBad;
   }
+  r->size = record_bytes(pos, r->status, r->len);
+  if (r->size == 0) {
+    diag_note("read_rec len pos=%llx st=%llx info=%llx", (unsigned long long)pos, (unsigned long long)st, (unsigned long long)info);
+    return kRecBad;
+  }
   return kRecOk;
+}
+
+// The ring bytes of a record at pos with this status (1..8) and length, if
+// they make a valid header (docs/queue-layout.md 3.3), else 0: a pad runs
+// to the ring's end, any other record fits before it.
+uint64_t Ring::record_bytes(uint64_t pos, uint64_t status, uint32_t len) const {
+  const uint64_t off = pos % geo_.capacity;
+  if (status == kPad) return len != 0 && len % kRecordAlign == 0 && off + len == geo_.capacity ? len : 0;
+  const uint64_t size = record_size(len);
+  return len <= geo_.max_message && off + size <= geo_.capacity ? size : 0;
 }
 
 // The free position from its word, given a position ref read after it
@@ -192,13 +193,8 @@ bool Ring::advance_free() {
       if ((st & ~kStatusMask) != tag(to)) break;
       const uint64_t status = st & kStatusMask;
       if (status != kDone && status != kPad && status != kAbandoned) break;
-      const uint64_t info = load_relaxed(info_word(to));
-      const uint64_t len = static_cast<uint32_t>(info);  // a pad: its size
-      const uint64_t size = status == kPad ? len : record_size(len);
-      const uint64_t end = to % geo_.capacity + size;  // a pad runs to the ring's end
-      if (size == 0 || size % kRecordAlign != 0 || size > h - to || end > geo_.capacity ||
-          (status == kPad && end != geo_.capacity))
-        break;
+      const uint64_t size = record_bytes(to, status, static_cast<uint32_t>(load_relaxed(info_word(to))));
+      if (size == 0 || size > h - to) break;
       to += size;
       if (status != kPad) messages++;
     }
@@ -446,22 +442,30 @@ int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
       h = p = load(&c_->head);  // what we stepped over committed meanwhile
       continue;
     }
-    set_intent(&intent, p | kIntentGet, static_cast<uint32_t>(r.size), r.len);
-    crashpoint(kCpGetIntent);
-    // The state word decides between consumers at head and ahead of it.
-    uint64_t committed = tag(p) | kCommitted;
-    if (cas(state_word(p), &committed, tag(p) | kTaken)) {
-      crashpoint(kCpGetClaimed);
-      if (p == h) cas(&c_->head, &h, h + r.size);  // else whoever reaches it passes it
-      out->pos = p;
-      out->len = r.len;
-      out->intent = intent;
-      return MPROC_OK;
-    }
+    if (take(p, h, r.size, r.len, &intent, out)) return MPROC_OK;
     h = p = load(&c_->head);
   }
   drop_intent(&intent);
   return nothing_ready(st, h);
+}
+
+// Takes the committed record at p (size ring bytes, len payload bytes),
+// head being h: the intent first, then the CAS of the state word, which
+// decides between consumers at head and ahead of it, then head past it if
+// it is at head. False: another consumer took it.
+bool Ring::take(uint64_t p, uint64_t h, uint64_t size, uint32_t len, IntentRef *intent, Claim *out) {
+  set_intent(intent, p | kIntentGet, static_cast<uint32_t>(size), len);
+  crashpoint(kCpGetIntent);
+  uint64_t committed = tag(p) | kCommitted;
+  if (!cas(state_word(p), &committed, tag(p) | kTaken)) return false;
+  crashpoint(kCpGetClaimed);
+  // This CAS fails if a consumer already passed our (taken) record; one
+  // taken ahead of head is passed by whoever reaches it.
+  if (p == h) cas(&c_->head, &h, h + size);
+  out->pos = p;
+  out->len = len;
+  out->intent = *intent;
+  return true;
 }
 
 // The common case of claim_get: a committed record at head that fits.
@@ -471,22 +475,11 @@ int Ring::claim_get(size_t cap, Claim *out, size_t *needed) {
 // record's info does not change). Anything else: false, and claim_get
 // looks again the careful way.
 bool Ring::take_at_head(size_t cap, IntentRef *intent, Claim *out) {
-  uint64_t h = load(&c_->head);
-  if (h % kRecordAlign != 0) return false;
-  uint64_t st = load(state_word(h));
-  if (st != (tag(h) | kCommitted)) return false;
+  const uint64_t h = load(&c_->head);
+  if (h % kRecordAlign != 0 || load(state_word(h)) != (tag(h) | kCommitted)) return false;
   const uint32_t len = static_cast<uint32_t>(load_relaxed(info_word(h)));
-  const uint64_t size = record_size(len);
-  if (len > cap || len > geo_.max_message || h % geo_.capacity + size > geo_.capacity) return false;
-  set_intent(intent, h | kIntentGet, static_cast<uint32_t>(size), len);
-  crashpoint(kCpGetIntent);
-  if (!cas(state_word(h), &st, tag(h) | kTaken)) return false;
-  crashpoint(kCpGetClaimed);
-  out->pos = h;
-  cas(&c_->head, &h, h + size);  // else a consumer passed it already
-  out->len = len;
-  out->intent = *intent;
-  return true;
+  const uint64_t size = record_bytes(h, kCommitted, len);
+  return size != 0 && len <= cap && take(h, h, size, len, intent, out);
 }
 
 // Whether no record in [from, to), stepped over as being written, has been

@@ -121,6 +121,7 @@ class Ring {
     return size <= geo_.capacity && t - f <= geo_.capacity - size;
   }
   RecRead read_rec(uint64_t pos, Rec *r) const;
+  uint64_t record_bytes(uint64_t pos, uint64_t status, uint32_t len) const;
   bool decode_free(uint64_t word, uint64_t ref, uint64_t *pos) const;
   int load_free(uint64_t *free_pos, uint64_t *tail, uint32_t *freed) const;
   template <typename Fn>
@@ -134,6 +135,7 @@ class Ring {
   // Claim steps.
   int room(uint64_t t, uint64_t size, uint64_t *free_pos);
   int claim_put_counted(uint32_t len, bool may_pad, Claim *out);
+  bool take(uint64_t p, uint64_t h, uint64_t size, uint32_t len, IntentRef *intent, Claim *out);
   bool take_at_head(size_t cap, IntentRef *intent, Claim *out);
   int claim_redelivered(size_t cap, Claim *out, size_t *needed, bool *found);
   int nothing_ready(uint32_t st, uint64_t h);
