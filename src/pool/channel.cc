@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/oom.h"
 #include "base/sys.h"
 #include "capi/queue_handle.h"
 #include "mproc/mproc-pool.h"
@@ -168,12 +169,18 @@ void Channel::wake_worker() { queue_handle_wake(inbox_); }
 int Channel::receive(bool at_manager, double timeout, MsgHeader *h,
                      std::vector<unsigned char> *payload) {
   mproc_queue *q = at_manager ? outbox_ : inbox_;
-  if (recv_buf_.size() < 4096) recv_buf_.resize(4096);
   size_t len = 0;
-  int rc = mproc_queue_get(q, recv_buf_.data(), recv_buf_.size(), &len, timeout);
-  if (rc == MPROC_E_TOOBIG) {  // the message stays queued: grow and take it
-    recv_buf_.resize(len);
+  int rc = MPROC_E_TOOBIG;
+  // Out of memory while the message is still queued: MPROC_E_NOMEM, and it
+  // stays there. Once taken, it is kept whatever it costs (base/oom.h).
+  for (size_t want = 4096; rc == MPROC_E_TOOBIG; want = len) {
+    try {
+      if (recv_buf_.size() < want) recv_buf_.resize(want);
+    } catch (const std::bad_alloc &) {
+      return MPROC_E_NOMEM;
+    }
     rc = mproc_queue_get(q, recv_buf_.data(), recv_buf_.size(), &len, timeout);
+    if (rc == MPROC_E_TOOBIG && len <= recv_buf_.size()) return MPROC_E_BAD_SEGMENT;
   }
   if (rc != MPROC_OK) return rc;
   const unsigned char *bytes = recv_buf_.data();
@@ -182,17 +189,12 @@ int Channel::receive(bool at_manager, double timeout, MsgHeader *h,
   if (h->payload_len > MPROC_POOL_MAX_PAYLOAD) return MPROC_E_BAD_SEGMENT;
   if (!(h->flags & kFlagBig)) {
     if (len != sizeof *h + h->payload_len) return MPROC_E_BAD_SEGMENT;
-    payload->assign(bytes + sizeof *h, bytes + len);
+    retry_on_oom([&] { payload->assign(bytes + sizeof *h, bytes + len); });
     return MPROC_OK;
   }
   int fd = receive_fd(at_manager ? manager_sock_ : worker_sock_, at_manager);
   if (fd < 0) return MPROC_E_BAD_SEGMENT;
-  try {
-    payload->resize(h->payload_len);
-  } catch (...) {
-    close(fd);
-    throw;
-  }
+  retry_on_oom([&] { payload->resize(h->payload_len); });
   rc = read_all_at(fd, payload->data(), payload->size());
   close(fd);
   return rc;
@@ -226,14 +228,21 @@ void Channel::shutdown_inbox() {
 }
 
 size_t Channel::discard_unread_tasks() {
+  // Every one must be counted (the pool reruns exactly those chunks), so a
+  // task that cannot be read for want of memory is read again later.
   size_t n = 0;
-  void *data = nullptr;
-  size_t len = 0;
-  while (mproc_queue_get_alloc(inbox_, &data, &len, 0.0) == MPROC_OK) {
+  for (;;) {
+    void *data = nullptr;
+    size_t len = 0;
+    int rc = retry_on_oom([&] {
+      int got = mproc_queue_get_alloc(inbox_, &data, &len, 0.0);
+      if (got == MPROC_E_NOMEM) throw std::bad_alloc();
+      return got;
+    });
+    if (rc != MPROC_OK) return n;
     mproc_free(data);
     n++;
   }
-  return n;
 }
 
 }  // namespace mproc

@@ -14,6 +14,7 @@
 
 #include "base/cpu.h"
 #include "base/eventfd.h"
+#include "base/oom.h"
 #include "base/thread.h"
 #include "mproc/mproc-start.h"
 #include "start/method.h"
@@ -212,15 +213,23 @@ int Pool::submit(std::shared_ptr<Chunk> *chunks, size_t n, bool from_iterator) {
       if (int rc = start_and_wait(lock)) return rc;
     uint64_t items = 0;
     for (size_t k = 0; k < n; k++) items += chunks[k]->count;
-    tasks_submitted_ += items;
     if (state_ == State::kTerminated || broken_) {
+      tasks_submitted_ += items;
       for (size_t k = 0; k < n; k++)
         fail_chunk_locked(*chunks[k], broken_ ? MPROC_E_INIT_FAILED : MPROC_E_CANCELLED, out);
     } else {
-      for (size_t k = 0; k < n; k++) pending_.push_back(std::move(chunks[k]));
+      // All or nothing: a caller told MPROC_E_NOMEM must find none of them run.
+      size_t queued = 0;
+      try {
+        for (; queued < n; queued++) pending_.push_back(std::move(chunks[queued]));
+      } catch (const std::bad_alloc &) {
+        for (; queued > 0; pending_.pop_back()) chunks[--queued] = std::move(pending_.back());
+        throw;
+      }
+      tasks_submitted_ += items;
       // Hand them to workers from this thread when they can take them: the
       // manager need not wake. It still must for what only it does.
-      if (!slots_.empty()) dispatch_locked();
+      if (!slots_.empty()) dispatch_or_defer_locked();
       if (manager_needed_locked()) wake_manager();
     }
   }
@@ -248,7 +257,7 @@ void Pool::sweep_for_waiter() {
     // The replies may have freed room for pending chunks; a worker's
     // "ready" (no delivery) may have started a task's deadline, which only
     // the manager watches.
-    if (!out.empty()) dispatch_locked();
+    if (!out.empty()) dispatch_or_defer_locked();
     if (manager_needed_locked()) wake_manager();
   }
   deliver(out);
@@ -300,6 +309,7 @@ int Pool::close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_ == State::kClosed || state_ == State::kTerminated) return MPROC_OK;
+    iters.reserve(iterators_.size());  // out of memory, the pool is not closed yet
     state_ = State::kClosed;
     for (auto &w : iterators_)
       if (auto it = w.lock()) iters.push_back(std::move(it));
@@ -377,20 +387,26 @@ int Pool::stat(int which, uint64_t *value) {
 
 void Pool::add_outcome(Deliveries &out, const std::shared_ptr<Sink> &sink, size_t index,
                        ItemOutcome &&outcome, size_t expected) {
-  // A full run is not grown (moving what it holds) but followed by a new one.
-  if (out.empty() || out.back().sink != sink || !out.back().run.batch.empty() ||
-      out.back().run.first + out.back().run.items.size() != index ||
-      out.back().run.items.size() == out.back().run.items.capacity()) {
-    out.push_back(Delivery{sink, {}});
-    out.back().run.first = index;
-    out.back().run.items.reserve(expected);
-  }
-  out.back().run.items.push_back(std::move(outcome));
+  // The outcome is decided (a reply was taken, a failure counted): it must
+  // not be lost to an allocation. Each try either completes or changes nothing.
+  retry_on_oom([&] {
+    // A full run is not grown (moving what it holds) but followed by a new one.
+    if (out.empty() || out.back().sink != sink || !out.back().run.batch.empty() ||
+        out.back().run.first + out.back().run.items.size() != index ||
+        out.back().run.items.size() == out.back().run.items.capacity()) {
+      Delivery d{sink, {}};
+      d.run.first = index;
+      d.run.items.reserve(std::max<size_t>(expected, 1));
+      out.push_back(std::move(d));
+    }
+    out.back().run.items.push_back(std::move(outcome));  // within capacity: cannot throw
+  });
 }
 
 void Pool::deliver(Deliveries &out) {
   if (out.empty()) return;
-  for (Delivery &d : out) d.sink->deliver(std::move(d.run));
+  // Sinks change nothing when they throw (results.cc), so a retry is safe.
+  for (Delivery &d : out) retry_on_oom([&] { d.sink->deliver(std::move(d.run)); });
   out.clear();
   wake_waiters();
   if (event_fd_wanted_) signal_eventfd(event_fd_);
@@ -597,13 +613,13 @@ bool Pool::take_batch_locked(Slot &slot, uint64_t chunk_id, std::vector<unsigned
   est = per_item > est ? per_item : (3 * est + per_item) / 4;
   tasks_succeeded_ += succeeded;
   tasks_failed_ += count - succeeded;
-  out.push_back(Delivery{c.sink, {}});
-  OutcomeRun &run = out.back().run;
-  run.first = c.first_index + c.done;
-  run.batch = std::move(batch);
-  run.batch_count = count;
-  run.batch_reply_bytes = reply_bytes;
-  run.batch_first_error = first_error;
+  Delivery d{c.sink, {}};
+  d.run.first = c.first_index + c.done;
+  d.run.batch = std::move(batch);
+  d.run.batch_count = count;
+  d.run.batch_reply_bytes = reply_bytes;
+  d.run.batch_first_error = first_error;
+  retry_on_oom([&] { out.push_back(std::move(d)); });
   item_done_locked(slot, count);
   return true;
 }
@@ -618,7 +634,8 @@ void Pool::take_log_locked(Slot &slot, Deliveries &out) {
                  [&](uint32_t index, int32_t status, const unsigned char *data, size_t n) {
                    if (slot.assigned.empty() || slot.assigned.front()->id != id) return false;
                    if (index < slot.assigned.front()->done) return true;
-                   return take_reply_locked(slot, id, index, status, ReplyBytes(data, n), out,
+                   return take_reply_locked(slot, id, index, status,
+                                            retry_on_oom([&] { return ReplyBytes(data, n); }), out,
                                             log.count());
                  });
 }
@@ -643,10 +660,14 @@ void Pool::handle_exit_locked(size_t i, Deliveries &out) {
     int status = s.killed_for_timeout ? MPROC_E_TASK_TIMEOUT : MPROC_E_WORKER_DIED;
     add_outcome(out, c.sink, c.first_index + c.done, ItemOutcome{status, {}, true, code});
     tasks_failed_++;
-    if (++c.done < c.count) again.push_back(chunk_tail(c, c.done));
+    if (++c.done < c.count) retry_on_oom([&] { again.push_back(chunk_tail(c, c.done)); });
   }
-  for (size_t k = started; k < s.assigned.size(); k++) again.push_back(s.assigned[k]);
-  for (auto it = again.rbegin(); it != again.rend(); ++it) pending_.push_front(*it);
+  // Past the point of no return (the worker's queue is discarded): the
+  // chunks must get back in line whatever memory is left.
+  for (size_t k = started; k < s.assigned.size(); k++)
+    retry_on_oom([&] { again.push_back(s.assigned[k]); });
+  for (auto it = again.rbegin(); it != again.rend(); ++it)
+    retry_on_oom([&] { pending_.push_front(*it); });
 
   if (died_in_task) workers_died_++;
   if (!s.ready && (s.init_failed || code != 0) && ++init_fail_streak_ >= kMaxInitFailures)
@@ -701,8 +722,8 @@ void Pool::merge_pending_front_locked() {
     bytes += g.payload.size();
   }
   if (n < 2) return;
+  pending_.front()->payload.reserve(bytes);  // first: out of memory, nothing has changed
   std::shared_ptr<Chunk> merged = std::move(pending_.front());
-  merged->payload.reserve(bytes);
   for (size_t k = 1; k < n; k++) {
     const Payload &p = pending_[k]->payload;
     merged->payload.insert(merged->payload.end(), p.begin(), p.end());
@@ -742,7 +763,7 @@ bool Pool::send_locked(Slot &s) {
     fail_chunk_locked(*c, rc, pending_failures_);
     return true;
   }
-  s.assigned.push_back(c);
+  retry_on_oom([&] { s.assigned.push_back(c); });  // the worker has it: track it
   s.chunks_sent++;
   s.wake_owed = true;
   if (task_timeout_ns_ && s.ready && s.assigned.size() == 1)
@@ -769,6 +790,15 @@ void Pool::dispatch_locked() {
   }
 }
 
+void Pool::dispatch_or_defer_locked() {
+  // Out of memory, what is pending stays pending, for the manager's next round.
+  try {
+    dispatch_locked();
+  } catch (const std::bad_alloc &) {
+    wake_manager();
+  }
+}
+
 void Pool::steal_for_idle_locked() {
   // An idle worker takes the oldest untaken chunk of the busiest one, so a
   // quick task never waits behind a slow one while a worker sits idle.
@@ -785,7 +815,7 @@ void Pool::steal_for_idle_locked() {
     auto it = std::find_if(victim->assigned.begin(), victim->assigned.end(),
                            [id](const std::shared_ptr<Chunk> &c) { return c->id == id; });
     if (it == victim->assigned.end()) continue;  // cannot happen: ids are ours
-    pending_.push_front(*it);
+    retry_on_oom([&] { pending_.push_front(*it); });  // taken back from the worker
     victim->assigned.erase(it);
     victim->chunks_sent--;
     send_locked(*idle);
@@ -826,8 +856,16 @@ bool Pool::should_sleep_locked() {
 void Pool::manager_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    Deliveries out;
-    out.swap(pending_failures_);
+    // A member, not a local: if this round runs out of memory part-way
+    // (manager_main runs the loop again), what it collected is kept.
+    Deliveries &out = manager_out_;
+    if (out.empty()) {
+      out.swap(pending_failures_);
+    } else if (!pending_failures_.empty()) {
+      out.reserve(out.size() + pending_failures_.size());  // throws before anything moves
+      for (Delivery &d : pending_failures_) out.push_back(std::move(d));
+      pending_failures_.clear();
+    }
     for (size_t i = 0; i < slots_.size();) {
       Slot &s = *slots_[i];
       read_outbox_locked(s, out);

@@ -167,6 +167,8 @@ class Pool {
   void item_done_locked(Slot &slot, uint32_t items);
   void handle_exit_locked(size_t i, Deliveries &out);
   void dispatch_locked();
+  // dispatch_locked(), or, out of memory, leaves it to the manager.
+  void dispatch_or_defer_locked();
   bool can_take_locked(const Slot &s, const Chunk &next) const;
   uint32_t merge_items_locked(const Sink &sink) const;
   // Joins to pending_.front() the chunks queued behind it that continue it,
@@ -228,6 +230,7 @@ class Pool {
   bool first_fill_done_ = false;  // every worker of the first start started
   int start_error_ = MPROC_OK;    // why the first start failed: no retries then
   Deliveries pending_failures_;  // outcomes decided while dispatching
+  Deliveries manager_out_;       // the manager's current round's outcomes (its thread only)
 
   std::atomic<bool> event_fd_wanted_{false};  // nobody polls it until asked for
   queue::Spinner waiter_spinner_;             // callers' spin before sleeping in wait_for

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/oom.h"
 #include "pool/pool.h"
 
 namespace mproc {
@@ -14,6 +15,8 @@ ResultState::ResultState(const std::shared_ptr<Pool> &pool, mproc_result_cb cb, 
       callbacks_(pool->callbacks()) {}
 
 void ResultState::deliver(OutcomeRun &&run) {
+  // Sinks change nothing when they throw (Pool::deliver retries): the
+  // outcome is taken out of the run before anything is marked.
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (ready_ || run.size() == 0) return;
@@ -22,12 +25,15 @@ void ResultState::deliver(OutcomeRun &&run) {
   }
   cv_.notify_all();
   if (cb_) {
-    // The callback thread keeps the state alive until the call is done.
+    // The callback thread keeps the state alive until the call is done. The
+    // result is ready now: its callback is owed, whatever memory is left.
     auto self = shared_from_this();
-    callbacks_->post([self] {
-      const ItemOutcome &o = self->outcome_;
-      self->cb_(o.status, o.reply.empty() ? nullptr : o.reply.data(), o.reply.size(),
-                self->userdata_);
+    retry_on_oom([&] {
+      callbacks_->post([self] {
+        const ItemOutcome &o = self->outcome_;
+        self->cb_(o.status, o.reply.empty() ? nullptr : o.reply.data(), o.reply.size(),
+                  self->userdata_);
+      });
     });
   }
 }
@@ -81,6 +87,7 @@ IterState::~IterState() = default;
 void IterState::deliver(OutcomeRun &&run) {
   if (run.size() == 0) return;
   std::lock_guard<std::mutex> lock(mu_);
+  // Both inserts leave run untouched when they throw.
   if (ordered_)
     by_index_.emplace(run.first, std::move(run));
   else
@@ -111,11 +118,35 @@ int IterState::refill(bool all) {
     per_chunk = std::max<size_t>(1, std::min(merge, share) / chunksize_) * chunksize_;
     merge_bytes = kMergeBytes;
   }
+  size_t group_from = from;
+  int rc = MPROC_OK;
+  try {
+    rc = submit_range(from, to, per_chunk, merge_bytes, &group_from);
+  } catch (const std::bad_alloc &) {
+    rc = MPROC_E_NOMEM;  // submit() queued none of the group that failed
+  }
+  if (rc != MPROC_OK) {
+    // Claimed items must still produce an outcome, or next() would wait forever.
+    retry_on_oom([&] {
+      OutcomeRun failed;
+      failed.first = group_from;
+      failed.items.assign(to - group_from, ItemOutcome{rc, {}, false, 0});
+      deliver(std::move(failed));
+    });
+    pool_->wake_waiters();
+  }
+  if (to == n_) pool_->iterator_input_done();
+  return rc;
+}
+
+int IterState::submit_range(size_t from, size_t to, size_t per_chunk, size_t merge_bytes,
+                            size_t *group_from) {
   // Chunks go to the pool in groups (one lock and one dispatch pass for
   // many small chunks), a group closing at kSubmitGroupBytes of input so
   // workers start on big chunks while the next ones are packed.
   std::vector<std::shared_ptr<Chunk>> group;
-  size_t group_bytes = 0, group_from = from;
+  size_t group_bytes = 0;
+  *group_from = from;
   for (size_t i = from, j; i < to; i = j) {
     // A chunk ends after chunksize items or kMaxChunkBytes of input,
     // whichever comes first; an item larger than that travels alone. A
@@ -137,21 +168,11 @@ int IterState::refill(bool all) {
     group.push_back(std::move(chunk));
     if (j < to && group_bytes < kSubmitGroupBytes) continue;
     int rc = pool_->submit(group.data(), group.size(), /*from_iterator=*/true);
-    if (rc != MPROC_OK) {
-      // Claimed items must still produce an outcome, or next() would wait forever.
-      OutcomeRun failed;
-      failed.first = group_from;
-      failed.items.assign(to - group_from, ItemOutcome{rc, {}, false, 0});
-      deliver(std::move(failed));
-      pool_->wake_waiters();
-      if (to == n_) pool_->iterator_input_done();
-      return rc;
-    }
+    if (rc != MPROC_OK) return rc;
     group.clear();
     group_bytes = 0;
-    group_from = j;
+    *group_from = j;
   }
-  if (to == n_) pool_->iterator_input_done();
   return MPROC_OK;
 }
 

@@ -57,7 +57,8 @@ class IterState : public Sink, public std::enable_shared_from_this<IterState> {
 
   void deliver(OutcomeRun &&run) override;
   // Submits input up to the window (or all of it once the pool is closing).
-  // Returns MPROC_OK or the pool's refusal (MPROC_E_STATE...).
+  // Returns MPROC_OK or the pool's refusal (MPROC_E_STATE..., MPROC_E_NOMEM);
+  // the items it claimed but could not submit then end with that code.
   int refill(bool all);
   int next(const Deadline &deadline, size_t *index, const ItemOutcome **outcome);
   // Moves the runs of outcomes available now (waiting for one if none is)
@@ -67,6 +68,10 @@ class IterState : public Sink, public std::enable_shared_from_this<IterState> {
   void abandon();
 
  private:
+  // Cuts items [from, to) into chunks and submits them in groups; on failure
+  // *group_from is the first item no submitted group holds. May throw std::bad_alloc.
+  int submit_range(size_t from, size_t to, size_t per_chunk, size_t merge_bytes,
+                   size_t *group_from);
   bool available_locked() const;
   template <typename Take>
   int consume(const Deadline &deadline, size_t max, Take &&take);

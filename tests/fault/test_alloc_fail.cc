@@ -6,6 +6,8 @@
 // children and /dev/shm entries it held before.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstring>
 #include <string>
 
 #include "alloc_fail.h"
@@ -125,10 +127,6 @@ TEST(AllocFail, ProcessNewStartJoin) {
 }
 
 TEST(AllocFail, PoolNewStartAndFree) {
-  // KNOWN ISSUE, why no task runs here: an allocation failing in the
-  // manager thread while a task is in flight can lose its result (apply
-  // then waits forever) and leaks a few blocks. The manager survives it
-  // (manager_main), but its rounds are not yet all-or-nothing.
   mproc_pool *pool = nullptr;
   sweep_allocations("a pool",
                     [&] {
@@ -139,6 +137,105 @@ TEST(AllocFail, PoolNewStartAndFree) {
                       mproc_pool_join(pool, MPROC_FOREVER);
                       mproc_pool_free(pool);
                       return rc;
+                    },
+                    [] {}, /*count_blocks=*/false);
+}
+
+// An outcome must never be lost: with any one allocation failing (in the
+// caller, the pool's manager or callback thread, or a worker forked while
+// the failure was still armed), every submitted task still ends, in time,
+// with its reply or an error code, and every callback runs once.
+constexpr double kOutcomeBound = 20.0;  // a lost outcome shows as a timeout
+
+int square_u32(const void *arg, size_t len, mproc_reply *r, void *) {
+  uint32_t v = 0;
+  if (len != sizeof v) return 1;
+  memcpy(&v, arg, sizeof v);
+  v *= v;
+  return mproc_reply_set(r, &v, sizeof v) == MPROC_OK ? 0 : 1;
+}
+
+void count_call(int, const void *, size_t, void *userdata) {
+  static_cast<std::atomic<int> *>(userdata)->fetch_add(1);
+}
+
+// A task's outcome other than its reply: the failure hit the pool or a worker.
+bool acceptable_failure(int rc) {
+  return rc == MPROC_E_NOMEM || rc == MPROC_E_TASK_FAILED || rc == MPROC_E_WORKER_DIED;
+}
+
+// Checks one reply of square_u32 for input v; returns rc, NOMEM for any
+// acceptable failure (so the sweep counts it), or records a test failure.
+int expect_square(int rc, uint32_t v, const void *data, size_t len, const char *what) {
+  if (rc == MPROC_OK) {
+    uint32_t got = 0;
+    EXPECT_EQ(len, sizeof got) << what;
+    if (len == sizeof got) memcpy(&got, data, sizeof got);
+    EXPECT_EQ(got, v * v) << what;
+    return MPROC_OK;
+  }
+  EXPECT_TRUE(acceptable_failure(rc)) << what << ": " << mproc_error_name(rc);
+  return MPROC_E_NOMEM;
+}
+
+int run_tasks(mproc_pool *pool, std::atomic<int> *calls, bool *posted) {
+  uint32_t one = 7;
+  mproc_result *r = nullptr;
+  int rc = mproc_pool_apply_async_cb(pool, square_u32, &one, sizeof one, nullptr, count_call, calls, &r);
+  if (rc != MPROC_OK) return rc;
+  *posted = true;
+  const void *data = nullptr;
+  size_t len = 0;
+  int got = mproc_result_get(r, &data, &len, kOutcomeBound);
+  int result = expect_square(got, one, data, len, "apply_async");
+  mproc_result_free(r);
+  if (got == MPROC_E_TIMEOUT) return got;
+
+  uint32_t in[8];
+  mproc_bytes items[8];
+  for (uint32_t i = 0; i < 8; i++) {
+    in[i] = i + 2;
+    items[i] = {&in[i], sizeof in[i]};
+  }
+  mproc_iter *it = nullptr;
+  rc = mproc_pool_imap(pool, square_u32, items, 8, 1, nullptr, &it);
+  if (rc != MPROC_OK) return rc;
+  for (size_t seen = 0;; seen++) {
+    size_t index = 0;
+    got = mproc_iter_next(it, &index, &data, &len, kOutcomeBound);
+    if (got == MPROC_DONE) {
+      EXPECT_EQ(seen, 8u) << "imap ended early";
+      break;
+    }
+    if (got == MPROC_E_TIMEOUT || seen == 8) {
+      ADD_FAILURE() << "imap item " << seen << ": " << mproc_error_name(got);
+      result = MPROC_E_TIMEOUT;
+      break;
+    }
+    EXPECT_EQ(index, seen);
+    if (expect_square(got, in[index % 8], data, len, "imap") != MPROC_OK) result = MPROC_E_NOMEM;
+  }
+  mproc_iter_free(it);
+  return result;
+}
+
+TEST(AllocFail, PoolTasksNeverLoseAnOutcome) {
+  std::atomic<int> calls{0};
+  bool posted = false;
+  sweep_allocations("pool tasks",
+                    [&] {
+                      calls = 0;
+                      posted = false;
+                      mproc_pool *pool = nullptr;
+                      int rc = mproc_pool_new(&pool, 2);
+                      if (rc != MPROC_OK) return rc;
+                      rc = run_tasks(pool, &calls, &posted);
+                      mproc_pool_terminate(pool);
+                      mproc_pool_join(pool, MPROC_FOREVER);
+                      mproc_pool_free(pool);  // runs the callbacks still queued
+                      EXPECT_EQ(calls.load(), posted ? 1 : 0) << "callback count";
+                      EXPECT_NE(rc, MPROC_E_TIMEOUT) << "an outcome was lost";
+                      return rc == MPROC_E_TIMEOUT ? MPROC_E_SYS : rc;
                     },
                     [] {}, /*count_blocks=*/false);
 }
