@@ -60,7 +60,8 @@ build_debs() (
   cd "$work/src/mproc" &&
     DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-} parallel=$(nproc)" \
       dpkg-buildpackage -us -uc -b &&
-    ls ../libmproc0_"$version"_*.deb ../libmproc-dev_"$version"_*.deb
+    ls ../libmproc0_"$version"_*.deb ../libmproc-dev_"$version"_*.deb \
+      ../libmproc-mpi0_"$version"_*.deb ../libmproc-mpi-dev_"$version"_*.deb
 )
 
 run_lintian() {
@@ -75,7 +76,12 @@ check_contents() {
               "libmproc-dev:/usr/lib/$arch/libmproc.so" \
               "libmproc-dev:/usr/include/mproc.h" \
               "libmproc-dev:/usr/lib/$arch/pkgconfig/mproc.pc" \
-              "libmproc-dev:/usr/share/man/man3/mproc_pool_new.3.gz"; do
+              "libmproc-dev:/usr/share/man/man3/mproc_pool_new.3.gz" \
+              "libmproc-mpi0:/usr/lib/$arch/libmproc-mpi.so.0" \
+              "libmproc-mpi-dev:/usr/lib/$arch/libmproc-mpi.so" \
+              "libmproc-mpi-dev:/usr/include/mproc/mproc-mpi.h" \
+              "libmproc-mpi-dev:/usr/lib/$arch/pkgconfig/mproc-mpi.pc" \
+              "libmproc-mpi-dev:/usr/share/man/man3/mproc_mpi_init.3.gz"; do
     pkg=${want%%:*}
     path=${want#*:}
     if dpkg-deb -c "$work"/src/"$pkg"_*.deb | awk '{print $6}' | grep -qx ".$path"; then
@@ -85,14 +91,22 @@ check_contents() {
       ok=1
     fi
   done
-  soname=$(readelf -d "$root/usr/lib/$arch/libmproc.so.0" | sed -n 's/.*soname: \[\(.*\)\]/\1/p')
-  echo "SONAME: $soname"
-  [ "$soname" = libmproc.so.0 ] || ok=1
+  # Each file in one package only: libmproc-dev leaves the MPI pool's to libmproc-mpi-dev.
+  if dpkg-deb -c "$work"/src/libmproc-dev_*.deb | grep -i mpi; then
+    echo "MISPLACED: libmproc-dev carries the MPI pool's files above"
+    ok=1
+  fi
+  for lib in libmproc.so.0 libmproc-mpi.so.0; do
+    soname=$(readelf -d "$root/usr/lib/$arch/$lib" | sed -n 's/.*soname: \[\(.*\)\]/\1/p')
+    echo "SONAME of $lib: $soname"
+    [ "$soname" = "$lib" ] || ok=1
+  done
   return "$ok"
 }
 
 unpack() {
-  for deb in "$work"/src/libmproc0_*.deb "$work"/src/libmproc-dev_*.deb; do
+  for deb in "$work"/src/libmproc0_*.deb "$work"/src/libmproc-dev_*.deb \
+             "$work"/src/libmproc-mpi0_*.deb "$work"/src/libmproc-mpi-dev_*.deb; do
     dpkg-deb -x "$deb" "$root" || return 1
   done
   find "$root" | sort
@@ -122,6 +136,19 @@ consumer_meson() {
     in_root "$work/consumer-meson/consumer" "$root/"
 }
 
+# The MPI pool's example, built with pkg-config against the root (Open MPI's
+# own .pc files come from the system) and started without mpiexec: it must
+# load the packaged libmproc-mpi and say that it needs a launcher.
+consumer_mpi() {
+  flags=$(PKG_CONFIG_LIBDIR=$root/usr/lib/$arch/pkgconfig:/usr/lib/$arch/pkgconfig \
+    PKG_CONFIG_SYSROOT_DIR=$root pkg-config --cflags --libs mproc-mpi) || return 1
+  echo "pkg-config --cflags --libs mproc-mpi: $flags"
+  # shellcheck disable=SC2086 # flags is a list of words
+  cc -std=c11 -Wall -Wextra -Werror -o "$work/consumer-mpi" examples/mpi_map.c $flags || return 1
+  in_root ldd "$work/consumer-mpi" | grep "libmproc-mpi.so.0 => $root/" || return 1
+  in_root python3 tests/mpi/expect_output.py 1 'not started by an MPI launcher' "$work/consumer-mpi"
+}
+
 # mproc as a subproject: no pkg-config file to find, so dependency('mproc')
 # must come from the subproject's meson.override_dependency().
 consumer_subproject() {
@@ -144,7 +171,8 @@ if step deps deps; then
     step unpack unpack &&
       step deb-contents check_contents &&
       step install-cc consumer_cc &&
-      step install-meson consumer_meson
+      step install-meson consumer_meson &&
+      step install-mpi consumer_mpi
   fi
 fi
 step subproject-meson consumer_subproject
