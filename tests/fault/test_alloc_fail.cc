@@ -219,6 +219,53 @@ int run_tasks(mproc_pool *pool, std::atomic<int> *calls, bool *posted) {
   return result;
 }
 
+// Closes the pool while an unconsumed imap_unordered holds back more input
+// than its window: close() must submit the rest and join() return, and the
+// iterator must then hold an outcome for every item.
+int close_with_iterator_pending(mproc_pool *pool) {
+  constexpr uint32_t kItems = 300;  // over the 256-item window of 2 workers
+  uint32_t in[kItems];  // on the stack: the test's own allocations would fail too
+  mproc_bytes items[kItems];
+  for (uint32_t i = 0; i < kItems; i++) {
+    in[i] = i;
+    items[i] = {&in[i], sizeof in[i]};
+  }
+  mproc_iter *it = nullptr;
+  int rc = mproc_pool_imap_unordered(pool, square_u32, items, kItems, 1, nullptr, &it);
+  if (rc != MPROC_OK) return rc;
+  int result = mproc_pool_close(pool);
+  // Out of memory, close() must leave the pool as it was, not half closed
+  // (closed, but its iterators' input never submitted): asked again, as a
+  // caller would, it must do the whole job, or join would wait forever.
+  int closed = result == MPROC_E_NOMEM ? mproc_pool_close(pool) : result;
+  EXPECT_EQ(closed, MPROC_OK) << "close";
+  int joined = mproc_pool_join(pool, kOutcomeBound);
+  EXPECT_EQ(joined, MPROC_OK) << "join after close";
+  if (joined != MPROC_OK) result = MPROC_E_TIMEOUT;
+  bool seen[kItems] = {};
+  for (uint32_t n = 0; result != MPROC_E_TIMEOUT; n++) {
+    size_t index = 0;
+    const void *data = nullptr;
+    size_t len = 0;
+    int got = mproc_iter_next(it, &index, &data, &len, kOutcomeBound);
+    if (got == MPROC_DONE) {
+      EXPECT_EQ(n, kItems) << "imap_unordered ended early";
+      break;
+    }
+    if (got == MPROC_E_TIMEOUT || index >= kItems || seen[index]) {
+      ADD_FAILURE() << "imap_unordered outcome " << n << ": " << mproc_error_name(got)
+                    << " index " << index;
+      result = MPROC_E_TIMEOUT;
+      break;
+    }
+    seen[index] = true;
+    if (expect_square(got, in[index], data, len, "imap_unordered") != MPROC_OK && result == MPROC_OK)
+      result = MPROC_E_NOMEM;
+  }
+  mproc_iter_free(it);
+  return result;
+}
+
 TEST(AllocFail, PoolTasksNeverLoseAnOutcome) {
   std::atomic<int> calls{0};
   bool posted = false;
@@ -230,6 +277,7 @@ TEST(AllocFail, PoolTasksNeverLoseAnOutcome) {
                       int rc = mproc_pool_new(&pool, 2);
                       if (rc != MPROC_OK) return rc;
                       rc = run_tasks(pool, &calls, &posted);
+                      if (rc == MPROC_OK) rc = close_with_iterator_pending(pool);
                       mproc_pool_terminate(pool);
                       mproc_pool_join(pool, MPROC_FOREVER);
                       mproc_pool_free(pool);  // runs the callbacks still queued
