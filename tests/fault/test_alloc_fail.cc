@@ -164,8 +164,9 @@ bool acceptable_failure(int rc) {
   return rc == MPROC_E_NOMEM || rc == MPROC_E_TASK_FAILED || rc == MPROC_E_WORKER_DIED;
 }
 
-// Checks one reply of square_u32 for input v; returns rc, NOMEM for any
-// acceptable failure (so the sweep counts it), or records a test failure.
+// Checks one outcome of square_u32 for input v: MPROC_OK for the right
+// reply, MPROC_E_NOMEM for an acceptable failure (so that the sweep counts
+// it as one); anything else is a test failure.
 int expect_square(int rc, uint32_t v, const void *data, size_t len, const char *what) {
   if (rc == MPROC_OK) {
     uint32_t got = 0;
