@@ -441,17 +441,10 @@ bool Pool::work_left_locked() const {
 void *Pool::manager_main(void *self) {
   auto *pool = static_cast<Pool *>(self);
   // An exception escaping a thread aborts the program. Out of memory in
-  // the middle of a round, the manager backs off and runs the loop again
-  // (its state is the pool's members, not the loop's locals).
-  for (;;) {
-    try {
-      pool->manager_loop();
-      return nullptr;
-    } catch (const std::bad_alloc &) {
-      timespec tick{0, kTickNs};
-      nanosleep(&tick, nullptr);
-    }
-  }
+  // the middle of a round, the manager naps and runs the loop again (its
+  // state is the pool's members, its round's outcomes in manager_out_).
+  retry_on_oom([pool] { pool->manager_loop(); });
+  return nullptr;
 }
 
 int Pool::spawn_worker_locked() {
